@@ -1,0 +1,137 @@
+import { awscdk, javascript, JsonFile } from 'projen';
+
+/**
+ * The CDK version set that works together offline (see ../shared/TOOLCHAIN.md):
+ * integ-runner 2.197.x reads cloud-assembly schema 53 at most, which caps aws-cdk-lib at
+ * 2.257.0; cdk-nag 3.x needs aws-cdk-lib >= 2.258.0; the aws-cdk CLI is the one
+ * integ-runner ships. Bump these together, never one at a time.
+ */
+const CDK_VERSION = '2.257.0';
+const CDK_CLI_VERSION = '2.1115.1';
+const INTEG_RUNNER_VERSION = '2.197.10';
+const INTEG_TESTS_ALPHA_VERSION = '2.245.0-alpha.0';
+const CDK_NAG_VERSION = '2.38.2';
+const PINNED = ['aws-cdk-lib', 'aws-cdk', 'constructs', '@aws-cdk/integ-runner', '@aws-cdk/integ-tests-alpha', 'cdk-nag'];
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: '@shtetl/cdk-constructs',
+  description: 'AWS CDK constructs for the Shtetl services: a Graviton data host, OpenNext sites, origin-verified HTTP APIs, restic backups and GitHub OIDC deploy roles.',
+  author: 'Shtetl',
+  authorAddress: 'infra@shtetl.io',
+  repositoryUrl: 'https://github.com/shtetl/infrastructure.git',
+  license: 'Apache-2.0',
+  keywords: ['aws-cdk', 'cdk', 'graviton', 'opennext', 'restic', 'github-oidc'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+  jsiiVersion: '~6.0.0',
+
+  cdkVersion: CDK_VERSION,
+  cdkVersionPinning: true,
+  constructsVersion: '10.5.1',
+  devDeps: [
+    `aws-cdk@${CDK_CLI_VERSION}`,
+    `@aws-cdk/integ-runner@${INTEG_RUNNER_VERSION}`,
+    `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
+    `cdk-nag@${CDK_NAG_VERSION}`,
+    '@types/aws-lambda',
+    '@aws-sdk/client-ssm',
+    '@aws-sdk/client-secrets-manager',
+    'aws-sdk-client-mock',
+    'aws-sdk-client-mock-jest',
+  ],
+
+  // Lambda handlers (*.lambda.ts) are bundled with esbuild at build time into assets/, which
+  // the npm package ships: consumers need neither esbuild nor Docker.
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+    bundlingOptions: { sourcemap: false },
+  },
+
+  jestOptions: {
+    // Snapshots are verified, never silently rewritten: `npx projen test:update` rewrites them.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    passWithNoTests: false,
+    jestConfig: {
+      testTimeout: 120_000,
+      testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/'],
+      modulePathIgnorePatterns: ['<rootDir>/cdk.out', '<rootDir>/test/fixtures', '<rootDir>/integ/.*\\.snapshot'],
+    },
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'integ', 'bench', 'projenrc'],
+    ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out', 'integ/**/*.snapshot/**', 'test/fixtures/**'],
+  },
+
+  // The aws-cdk-lib / integ-runner / cdk-nag set is pinned (above); automatic upgrades would
+  // break it one package at a time.
+  depsUpgradeOptions: { exclude: PINNED },
+  githubOptions: { mergify: false },
+  npmTrustedPublishing: true,
+  docgen: true,
+
+  gitignore: ['/cdk.out/', '/integ/**/cdk.out/', '/bench/.work/', '*.tgz', '.open-next/', '.next/', '/test/fixtures/**/node_modules/'],
+});
+
+// The package is the library: the app, its stacks, tests and tooling stay in the repository.
+for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/bench/', '/cdk.out/', '/cdk.json', '/.ci/', '/projenrc/']) {
+  project.addPackageIgnore(pattern);
+}
+
+// The app: `npx cdk synth` (cdk.json) and `npx projen synth|diff|deploy` synthesize the
+// production zmanim app from its embedded default config. src/app.ts bundles missing or
+// stale Lambda handlers itself so that synth works on a fresh clone; ts-node type-checking
+// is skipped because compile and test already type-check.
+
+new JsonFile(project, 'cdk.json', {
+  obj: {
+    app: 'node -r ts-node/register/transpile-only src/app.ts',
+    output: 'cdk.out',
+    watch: { include: ['src/**/*.ts'], exclude: ['**/*.d.ts', 'node_modules'] },
+    context: {
+      '@aws-cdk/core:checkSecretUsage': true,
+      '@aws-cdk/aws-iam:minimizePolicies': true,
+      '@aws-cdk/core:target-partitions': ['aws'],
+    },
+  },
+});
+
+// Without a region the CDK CLI probes the EC2 instance metadata service for one (~7 s off
+// AWS); the stacks carry their own regions, so this default only spares that wait.
+const cdk = (args: string) => `AWS_REGION=\${AWS_REGION:-eu-west-1} npx cdk ${args}`;
+project.addTask('synth', {
+  description: 'Synthesize the production zmanim app into cdk.out (no AWS credentials needed)',
+  exec: cdk('synth --quiet'),
+});
+project.addTask('diff', {
+  description: 'Diff every stack of the zmanim app against the account in the environment',
+  exec: cdk('diff --all'),
+});
+project.addTask('deploy', {
+  description: 'Deploy every stack of the zmanim app to the account in the environment',
+  exec: cdk('deploy --all --require-approval broadening'),
+  receiveArgs: true,
+});
+
+const integRunner = 'npx integ-runner --directory integ --language typescript --parallel-regions us-east-1';
+project.addTask('integ', {
+  description: 'Verify the committed integ snapshots offline (exit 1 on any difference)',
+  exec: `${integRunner} --no-update-workflow`,
+});
+project.addTask('integ:update', {
+  description: 'Rewrite the integ snapshots offline after an intended change',
+  exec: `${integRunner} --no-update-workflow --update-on-failed --dry-run`,
+});
+project.addTask('integ:deploy', {
+  description: 'Run the integ tests against the real account in the environment (deploys, asserts, destroys)',
+  exec: `${integRunner} --update-on-failed --force`,
+  receiveArgs: true,
+});
+
+// Tests synthesize stacks whose Lambda code comes from assets/; bundle before jest.
+project.testTask.prependSpawn(project.bundler.bundleTask);
+project.testTask.spawn(project.tasks.tryFind('integ')!);
+
+project.synth();

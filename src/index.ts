@@ -1,0 +1,3 @@
+// The library's public API: reusable constructs only. The zmanim app (src/app.ts,
+// src/zmanim/) is not exported and not published.
+export * from './constructs/generated-secrets';

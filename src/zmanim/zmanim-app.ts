@@ -1,0 +1,57 @@
+import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ZmanimConfig } from './config';
+import { CertificateStack } from './stacks/certificate-stack';
+import { HealthCheckStack } from './stacks/health-check-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
+import { NetworkStack } from './stacks/network-stack';
+import { SecretsStack } from './stacks/secrets-stack';
+
+/** CloudFront certificates and Route 53 health-check metrics only exist in us-east-1. */
+export const GLOBAL_REGION = 'us-east-1';
+
+/** Every stack of the zmanim system, for tests and for stacks that depend on others. */
+export interface ZmanimStacks {
+  readonly network: NetworkStack;
+  readonly secrets: SecretsStack;
+  readonly monitoring: MonitoringStack;
+  readonly certificate: CertificateStack;
+  readonly healthCheck?: HealthCheckStack;
+}
+
+/**
+ * Composes the library's constructs into the production zmanim system. Each seed stack is
+ * one class under ./stacks; adding one is one line here.
+ */
+export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks {
+  const prefix = `Zmanim${capitalize(config.environment)}`;
+  const regional: StackProps = { env: { account: config.account, region: config.region }, crossRegionReferences: true };
+  const global: StackProps = { env: { account: config.account, region: GLOBAL_REGION }, crossRegionReferences: true };
+  const stackProps = (base: StackProps, description: string) => ({ ...base, description: `zmanim ${config.environment}: ${description}`, config });
+
+  const network = new NetworkStack(app, `${prefix}Network`, stackProps(regional, 'VPC, subnets, endpoints'));
+  const secrets = new SecretsStack(app, `${prefix}Secrets`, stackProps(regional, `generated secrets under ${config.ssmPrefix}`));
+  const monitoring = new MonitoringStack(app, `${prefix}Monitoring`, stackProps(regional, 'alarm topic'));
+  const certificate = new CertificateStack(app, `${prefix}Certificate`, stackProps(global, `ACM certificate for ${config.domain}`));
+  const healthCheck = config.enableHealthCheck
+    ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
+    : undefined;
+
+  Tags.of(app).add('project', 'zmanim');
+  Tags.of(app).add('environment', config.environment);
+  return { network, secrets, monitoring, certificate, healthCheck };
+}
+
+/** Adds cdk-nag's AwsSolutions rules to every stack of the app. */
+export function addNagChecks(app: App): void {
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+}
+
+/** All stacks of the app, in construction order. */
+export function allStacks(app: App): Stack[] {
+  return app.node.children.filter((c): c is Stack => Stack.isStack(c));
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
