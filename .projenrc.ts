@@ -96,6 +96,11 @@ for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/be
   project.addPackageIgnore(pattern);
 }
 
+// Host files: constructs ship scripts, units and CloudFront function code that they read
+// at synth time relative to their own module. jsii compiles only the TypeScript into lib/,
+// so copy every other file of src/constructs/ beside it (the package ships lib/, not src/).
+project.postCompileTask.exec("cd src && find constructs -type f ! -name '*.ts' -exec cp --parents {} ../lib/ ';'");
+
 // The app: `npx cdk synth` (cdk.json) and `npx projen synth|diff|deploy` synthesize the
 // production zmanim app from its embedded default config. src/app.ts bundles missing or
 // stale Lambda handlers itself so that synth works on a fresh clone; ts-node type-checking
