@@ -1,3 +1,4 @@
 // The library's public API: reusable constructs only. The zmanim app (src/app.ts,
 // src/zmanim/) is not exported and not published.
 export * from './constructs/generated-secrets';
+export * from './constructs/github-oidc';

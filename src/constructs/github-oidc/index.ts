@@ -1,0 +1,3 @@
+export * from './subject';
+export * from './github-oidc-provider';
+export * from './github-deploy-role';
