@@ -1,0 +1,121 @@
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** The construct's host scripts, as shipped. */
+export const HOST_DIR = join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host');
+export const FAKES_DIR = join(__dirname, 'fakes');
+
+/** Fails (never skips) with what to install when a tool the host tests run is missing. */
+export function requireTools(tools: Record<string, string>): void {
+  const missing = Object.entries(tools).filter(([tool]) =>
+    spawnSync('bash', ['-c', `command -v ${tool} || test -x ${tool}`], { stdio: 'ignore' }).status !== 0);
+  if (missing.length > 0) {
+    throw new Error(`Host-script tests need: ${missing.map(([tool, pkg]) => `${tool} (apt-get install -y ${pkg})`).join(', ')}`);
+  }
+}
+
+export function postgresBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(a) - Number(b)) : [];
+  if (versions.length === 0) throw new Error('Host-script tests need PostgreSQL server binaries: apt-get install -y postgresql');
+  return join(root, versions[versions.length - 1], 'bin');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A temporary stand-in for a host: /data, /etc/zmanim, logs, sockets, fake SSM and S3. */
+export class FakeHost {
+  public readonly root = mkdtempSync(join(tmpdir(), 'graviton-host-'));
+  public readonly dataDir = join(this.root, 'data');
+  public readonly confDir = join(this.root, 'etc-zmanim');
+  public readonly secretsDir = join(this.confDir, 'secrets');
+  public readonly bootDir = join(this.confDir, 'boot.d');
+  public readonly logDir = join(this.root, 'log');
+  public readonly fakeLogDir = join(this.root, 'fake-log');
+  public readonly apiDir = join(this.root, 'api');
+  public readonly runDir = join(this.root, 'run');
+  public readonly socketDir = join(this.root, 'pg-socket');
+  public readonly ssmDir = join(this.root, 'ssm');
+  public readonly s3Dir = join(this.root, 's3');
+  public readonly byIdDir = join(this.root, 'by-id');
+  public env: Record<string, string> = {};
+
+  constructor(public readonly pgPort: number, public readonly redisPort: number) {
+    // The services run as postgres and redis: they must be able to traverse the tree.
+    chmodSync(this.root, 0o755);
+    for (const dir of [this.dataDir, this.confDir, this.bootDir, this.logDir, this.fakeLogDir, this.apiDir, this.runDir, this.ssmDir, this.s3Dir, this.byIdDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+    }
+    // The fake API runs as a throwaway user and records what it saw here.
+    chmodSync(this.fakeLogDir, 0o1777);
+    this.env = {
+      PATH: `${FAKES_DIR}:${process.env.PATH}`,
+      ZMANIM_HOST_ENV: join(this.confDir, 'host.env'),
+      ZMANIM_DATA_DIR: this.dataDir,
+      ZMANIM_CONF_DIR: this.confDir,
+      ZMANIM_BOOT_D: this.bootDir,
+      ZMANIM_HOST_DIR: HOST_DIR,
+      ZMANIM_API_DIR: this.apiDir,
+      ZMANIM_LOG_DIR: this.logDir,
+      ZMANIM_UNITS_DIR: join(this.root, 'units'),
+      ZMANIM_PG_SOCKET_DIR: this.socketDir,
+      ZMANIM_PG_PORT: String(pgPort),
+      ZMANIM_REDIS_PORT: String(redisPort),
+      ZMANIM_MEMORY_MB: '4096',
+      ZMANIM_SYSTEMCTL: join(FAKES_DIR, 'systemctl'),
+      ZMANIM_AWS: join(FAKES_DIR, 'aws'),
+      ZMANIM_CWAGENT_CTL: join(FAKES_DIR, 'amazon-cloudwatch-agent-ctl'),
+      ZMANIM_CWAGENT_CONFIG: join(this.root, 'cwagent', 'zmanim.json'),
+      ZMANIM_INSTANCE_ID: 'i-0123456789abcdef0',
+      ZMANIM_DISK_BY_ID_DIR: this.byIdDir,
+      ZMANIM_FSTAB: join(this.root, 'fstab'),
+      FAKE_LOG_DIR: this.fakeLogDir,
+      FAKE_RUN_DIR: this.runDir,
+      FAKE_SSM_DIR: this.ssmDir,
+      FAKE_S3_DIR: this.s3Dir,
+      FAKE_BY_ID: this.byIdDir,
+      FAKE_UNITS_SRC: join(HOST_DIR, 'units'),
+    };
+  }
+
+  /** Puts a parameter into the fake SSM. */
+  putParameter(name: string, value: string): void {
+    mkdirSync(dirname(join(this.ssmDir, name)), { recursive: true });
+    writeFileSync(join(this.ssmDir, name), value);
+  }
+
+  putObject(bucket: string, key: string, content: string, mode = 0o644): void {
+    const path = join(this.s3Dir, bucket, key);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content, { mode });
+  }
+
+  writeHostEnv(lines: Record<string, string>): void {
+    writeFileSync(join(this.confDir, 'host.env'), Object.entries(lines).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n');
+  }
+
+  /** Runs a host script with the test paths; returns its exit status and output. */
+  run(script: string, args: string[] = [], extraEnv: Record<string, string> = {}): SpawnSyncReturns<string> {
+    return spawnSync('bash', [join(HOST_DIR, script), ...args], {
+      env: { ...this.env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+  }
+
+  stopServices(): void {
+    spawnSync(join(FAKES_DIR, 'systemctl'), ['stop', 'zmanim-api.service', 'zmanim-redis.service', 'zmanim-postgresql.service'], { env: this.env });
+  }
+}
