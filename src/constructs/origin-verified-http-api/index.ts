@@ -1,0 +1,1 @@
+export { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from './origin-verified-http-api';

@@ -1,0 +1,328 @@
+import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from '../../src/constructs/origin-verified-http-api';
+import { planRoutes } from '../../src/constructs/origin-verified-http-api/routes';
+import { FakeHost } from './fake-host';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+const ZMANIM_PATHS = {
+  '/backend/api/v1': '/api/v1',
+  '/backend/api/v1/health': '/health',
+  '/backend/swagger': '/swagger',
+};
+const PROTECTED = ['admin', 'publisher', 'external', 'auth'].map((p) => `/backend/api/v1/${p}`);
+
+/** Compute (VPC + host), API and Site in three stacks, as the zmanim app splits them. */
+function build(extra: Partial<OriginVerifiedHttpApiProps> = {}) {
+  const app = new App();
+  const compute = new Stack(app, 'Compute', { env: ENV });
+  const vpc = new ec2.Vpc(compute, 'Vpc', {
+    maxAzs: 1,
+    natGateways: 0,
+    subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+  });
+  const host = new FakeHost(compute, 'Host', vpc);
+  const stack = new Stack(app, 'Api', { env: ENV });
+  const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true });
+  const api = new OriginVerifiedHttpApi(stack, 'Api', {
+    vpc,
+    host,
+    paths: ZMANIM_PATHS,
+    protectedPaths: PROTECTED,
+    jwtIssuer: 'https://clerk.zmanim.shtetl.io',
+    jwtAudience: ['zmanim'],
+    allowedOrigins: ['https://zmanim.shtetl.io'],
+    alarmTopic: topic,
+    hostParameterName: '/zmanim/prod/origin-verify-key',
+    hostRefreshCommands: ['systemctl restart zmanim-api'],
+    ...extra,
+  });
+  const site = new Stack(app, 'Site', { env: ENV });
+  new cloudfront.Distribution(site, 'Distribution', {
+    defaultBehavior: { origin: new origins.HttpOrigin('example.com') },
+    additionalBehaviors: { '/backend/*': api.cloudFrontBehavior() },
+  });
+  return { app, compute, stack, site, api, host, topic };
+}
+
+describe('OriginVerifiedHttpApi', () => {
+  const { app, compute, stack, site, api, host } = build();
+  Aspects.of(stack).add(new AwsSolutionsChecks());
+  const template = Template.fromStack(stack);
+  const routes = template.findResources('AWS::ApiGatewayV2::Route');
+  const authorizersById = template.findResources('AWS::ApiGatewayV2::Authorizer');
+
+  test('the whole app synthesizes across stacks without cycles', () => {
+    const assembly = app.synth();
+    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Api', 'Compute', 'Site']);
+    // Api uses Compute (host, VPC); Site uses Api (origin, function); nothing points back.
+    expect(stack.dependencies.map((s) => s.stackName)).toEqual(['Compute']);
+    expect(site.dependencies.map((s) => s.stackName)).toEqual(['Api']);
+    expect(compute.dependencies).toEqual([]);
+  });
+
+  test('every route has an authorizer; protected prefixes use JWT, all others origin-verify', () => {
+    const jwtId = Object.entries(authorizersById).find(([, r]) => r.Properties.AuthorizerType === 'JWT')![0];
+    const lambdaId = Object.entries(authorizersById).find(([, r]) => r.Properties.AuthorizerType === 'REQUEST')![0];
+    const keys: Record<string, string> = {};
+    for (const route of Object.values(routes)) {
+      const p = route.Properties;
+      expect(p.AuthorizationType).toMatch(/^(JWT|CUSTOM)$/);
+      expect(p.AuthorizerId).toBeDefined();
+      keys[p.RouteKey] = p.AuthorizationType;
+      const authorizerRef = p.AuthorizerId.Ref;
+      expect(authorizerRef).toBe(p.AuthorizationType === 'JWT' ? jwtId : lambdaId);
+    }
+    const expected: Record<string, string> = {};
+    for (const prefix of Object.keys(ZMANIM_PATHS)) {
+      expected[`ANY ${prefix}`] = 'CUSTOM';
+      expected[`ANY ${prefix}/{proxy+}`] = 'CUSTOM';
+    }
+    for (const prefix of PROTECTED) {
+      expected[`ANY ${prefix}`] = 'JWT';
+      expected[`ANY ${prefix}/{proxy+}`] = 'JWT';
+    }
+    expect(keys).toEqual(expected);
+    expect(api.protectedRouteKeys.sort()).toEqual(Object.keys(expected).filter((k) => expected[k] === 'JWT').sort());
+  });
+
+  test('the JWT authorizer checks issuer and audience from props', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://clerk.zmanim.shtetl.io', Audience: ['zmanim'] },
+    });
+  });
+
+  test('the origin-verify authorizer is keyed on the header and cached', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.x-origin-verify'],
+      AuthorizerResultTtlInSeconds: 300,
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Origin-verify request authorizer'),
+      Architectures: ['arm64'],
+      Runtime: 'nodejs24.x',
+      Environment: { Variables: Match.objectEquals({
+        SECRET_ID: { Ref: Match.stringLikeRegexp('ApiSecret') },
+        HEADER_NAME: 'x-origin-verify',
+        CACHE_TTL_SECONDS: '300',
+        PREVIOUS_GRACE_SECONDS: '3600',
+        AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      }) },
+    });
+  });
+
+  test('public paths reach the Go API paths through the VPC link and Cloud Map, 29 s timeout', () => {
+    const integrations = Object.values(template.findResources('AWS::ApiGatewayV2::Integration')).map((r) => r.Properties);
+    const byRoute: Record<string, string> = {};
+    const integrationIds = template.findResources('AWS::ApiGatewayV2::Integration');
+    for (const route of Object.values(routes)) {
+      const target = route.Properties.Target['Fn::Join'][1][1].Ref as string;
+      byRoute[route.Properties.RouteKey] = integrationIds[target].Properties.RequestParameters['overwrite:path'];
+    }
+    expect(byRoute['ANY /backend/api/v1/health']).toBe('/health');
+    expect(byRoute['ANY /backend/api/v1/{proxy+}']).toBe('/api/v1/$request.path.proxy');
+    expect(byRoute['ANY /backend/swagger/{proxy+}']).toBe('/swagger/$request.path.proxy');
+    expect(byRoute['ANY /backend/api/v1/admin/{proxy+}']).toBe('/api/v1/admin/$request.path.proxy');
+    for (const integration of integrations) {
+      expect(integration).toMatchObject({
+        ConnectionType: 'VPC_LINK',
+        IntegrationType: 'HTTP_PROXY',
+        IntegrationMethod: 'ANY',
+        TimeoutInMillis: 29000,
+        PayloadFormatVersion: '1.0',
+      });
+      expect(integration.IntegrationUri['Fn::GetAtt'][0]).toMatch(/ApiNamespaceBackend/);
+    }
+    template.hasResourceProperties('AWS::ServiceDiscovery::Instance', {
+      InstanceAttributes: {
+        AWS_INSTANCE_IPV4: { 'Fn::ImportValue': Match.stringLikeRegexp('HostEni') },
+        AWS_INSTANCE_PORT: '8080',
+      },
+    });
+    template.resourceCountIs('AWS::ServiceDiscovery::HttpNamespace', 1);
+    template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 0);
+  });
+
+  test('the host port is open to the VPC link security group only, and the link reaches only that port', () => {
+    const ingress = template.findResources('AWS::EC2::SecurityGroupIngress');
+    expect(Object.values(ingress)).toHaveLength(1);
+    expect(Object.values(ingress)[0].Properties).toMatchObject({
+      IpProtocol: 'tcp',
+      FromPort: 8080,
+      ToPort: 8080,
+      GroupId: { 'Fn::ImportValue': expect.stringMatching(/HostSg/) },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/ApiVpcLinkSecurityGroup/), 'GroupId'] },
+    });
+    const linkSg = Object.values(template.findResources('AWS::EC2::SecurityGroup'))[0].Properties;
+    expect(linkSg.SecurityGroupIngress).toBeUndefined();
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080,
+      DestinationSecurityGroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('HostSg') },
+    });
+    // Nothing in the compute stack opens the host to anything.
+    expect(Template.fromStack(compute).findResources('AWS::EC2::SecurityGroupIngress')).toEqual({});
+    expect(api.connections.securityGroups).toHaveLength(1);
+    expect(host.connections.securityGroups).toHaveLength(1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::VpcLink', { SecurityGroupIds: [Match.anyValue()] });
+  });
+
+  test('the default stage is throttled and writes JSON access logs with retention', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ApiAccessLogs'), 'Arn'] } },
+    });
+    const stageProps = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0].Properties;
+    const format = JSON.parse(stageProps.AccessLogSettings.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', authorizerError: '$context.authorizer.error' });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+  });
+
+  test('CORS allows the site origin only', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: { AllowOrigins: ['https://zmanim.shtetl.io'], AllowCredentials: true },
+    });
+  });
+
+  test('no secret value anywhere: Secrets Manager generates it, rotation and the function read it at run time', () => {
+    const secret = Object.values(template.findResources('AWS::SecretsManager::Secret'))[0].Properties;
+    expect(secret.SecretString).toBeUndefined();
+    expect(secret.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotateImmediatelyOnUpdate: true,
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    const fn = Object.values(template.findResources('AWS::CloudFront::Function'))[0].Properties;
+    const code = JSON.stringify(fn.FunctionCode);
+    expect(code).toContain("cf.kvs('");
+    expect(code).toContain("store.get('origin-verify')");
+    expect(fn.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(fn.FunctionConfig.KeyValueStoreAssociations).toHaveLength(1);
+    const siteTemplate = JSON.stringify(Template.fromStack(site).toJSON());
+    expect(siteTemplate).not.toMatch(/x-origin-verify/i); // no static origin custom header
+    expect(siteTemplate).not.toMatch(/OriginCustomHeaders/);
+    // No Lambda environment and no resource property carries anything but references.
+    for (const r of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      for (const [k, v] of Object.entries(r.Properties.Environment?.Variables ?? {})) {
+        expect([k, typeof v === 'string' && v.length >= 32 && /^[A-Za-z0-9]+$/.test(v)]).toEqual([k, false]);
+      }
+    }
+  });
+
+  test('rotation may write the store, the host parameter and run one document on the host only', () => {
+    const rotation = Object.values(template.findResources('AWS::Lambda::Function'))
+      .find((r) => /Rotates the origin-verify/.test(r.Properties.Description))!.Properties;
+    expect(rotation.Environment.Variables).toMatchObject({
+      KVS_KEY: 'origin-verify',
+      HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
+      HOST_REFRESH_COMMANDS: '["systemctl restart zmanim-api"]',
+      HOST_INSTANCE_ID: { 'Fn::ImportValue': expect.stringMatching(/HostEni/) },
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    const actions = (a: string) => statements.filter((s) => [s.Action].flat().includes(a));
+    expect(actions('cloudfront-keyvaluestore:PutKey')[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/ApiKeyValueStore/), 'Arn'] });
+    expect(JSON.stringify(actions('ssm:PutParameter')[0].Resource)).toContain('parameter/zmanim/prod/origin-verify-key');
+    expect(JSON.stringify(actions('ssm:SendCommand')[0].Resource)).toContain('document/AWS-RunShellScript');
+    expect(actions('ssm:SendCommand')[0].Resource).toHaveLength(2);
+  });
+
+  test('alarms for 5xx, latency, authorizer and rotation failures notify the topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.map((a) => a.MetricName ?? a.Metrics).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Latency']);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
+      expect(alarm.OKActions).toEqual(alarm.AlarmActions);
+    }
+  });
+
+  test('the CloudFront behavior attaches the header function and sends /backend/* to the API uncached', () => {
+    const t = Template.fromStack(site);
+    t.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: {
+        CacheBehaviors: [Match.objectLike({
+          PathPattern: '/backend/*',
+          AllowedMethods: Match.arrayWith(['POST', 'DELETE']),
+          CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+          OriginRequestPolicyId: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+          FunctionAssociations: [{ EventType: 'viewer-request', FunctionARN: { 'Fn::ImportValue': Match.stringLikeRegexp('OriginVerifyFunction') } }],
+        })],
+        Origins: Match.arrayWith([Match.objectLike({
+          DomainName: { 'Fn::Select': [2, { 'Fn::Split': ['/', { 'Fn::ImportValue': Match.stringLikeRegexp('HttpApi') }] }] },
+          CustomOriginConfig: Match.objectLike({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] }),
+        })]),
+      },
+    });
+    expect(api.cloudFrontOrigin()).toBe(api.cloudFrontOrigin());
+  });
+
+  test('cdk-nag AwsSolutions finds nothing', () => {
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => `${e.id}: ${e.entry.data}`)).toEqual([]);
+    expect(warnings.map((e) => `${e.id}: ${e.entry.data}`)).toEqual([]);
+  });
+});
+
+describe('OriginVerifiedHttpApi defaults and validation', () => {
+  test('defaults: everything under /backend, no JWT, no host copy, alarms without actions', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new FakeHost(stack, 'Host', vpc) });
+    const t = Template.fromStack(stack);
+    const keys = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
+    expect(keys.sort()).toEqual([['ANY /backend', 'CUSTOM'], ['ANY /backend/{proxy+}', 'CUSTOM']]);
+    t.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    const rotation = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
+    expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_KEY']);
+    for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(a.Properties.AlarmActions).toBeUndefined();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/$request.path.proxy' } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/' } });
+  });
+
+  test('route planning maps public prefixes to backend paths, most specific first', () => {
+    expect(planRoutes(ZMANIM_PATHS, ['/backend/api/v1/admin'])).toEqual([
+      { path: '/backend/api/v1', backendPath: '/api/v1', protected: false },
+      { path: '/backend/api/v1/{proxy+}', backendPath: '/api/v1/$request.path.proxy', protected: false },
+      { path: '/backend/api/v1/health', backendPath: '/health', protected: false },
+      { path: '/backend/api/v1/health/{proxy+}', backendPath: '/health/$request.path.proxy', protected: false },
+      { path: '/backend/swagger', backendPath: '/swagger', protected: false },
+      { path: '/backend/swagger/{proxy+}', backendPath: '/swagger/$request.path.proxy', protected: false },
+      { path: '/backend/api/v1/admin', backendPath: '/api/v1/admin', protected: true },
+      { path: '/backend/api/v1/admin/{proxy+}', backendPath: '/api/v1/admin/$request.path.proxy', protected: true },
+    ]);
+    expect(planRoutes({ '/': '/' }, [])).toEqual([{ path: '/{proxy+}', backendPath: '/$request.path.proxy', protected: false }]);
+  });
+
+  test.each<[string, Partial<OriginVerifiedHttpApiProps>, RegExp]>([
+    ['protected path without issuer', { protectedPaths: ['/backend/api/v1/admin'], jwtIssuer: undefined }, /jwtIssuer must be the https issuer URL/],
+    ['http issuer', { jwtIssuer: 'http://clerk.example.com' }, /jwtIssuer must be the https issuer URL.*"http:\/\/clerk.example.com"/],
+    ['no audience', { jwtAudience: [] }, /jwtAudience must list at least one audience/],
+    ['protected path outside the mappings', { protectedPaths: ['/other/admin'] }, /"\/other\/admin" is under none of the mapped prefixes/],
+    ['path with trailing slash', { paths: { '/backend/': '/' } }, /paths key "\/backend\/" must be an absolute path/],
+    ['bad port', { port: 70000 }, /port must be a TCP port from 1 to 65535 \(got 70000\)/],
+    ['bad header', { headerName: 'X-Origin' }, /headerName must be a lowercase header name.*"X-Origin"/],
+    ['timeout over 29 s', { integrationTimeout: Duration.seconds(30) }, /integrationTimeout must be from 50 ms to 29 s.*30 seconds/],
+    ['grace shorter than cache', { previousValueGracePeriod: Duration.minutes(1) }, /previousValueGracePeriod \(1 minute\) must be at least cacheTtl \(5 minutes\)/],
+    ['rotation too often', { rotationInterval: Duration.hours(1) }, /rotationInterval must be from 4 hours to 1000 days/],
+    ['refresh without parameter', { hostParameterName: undefined }, /hostRefreshCommands is set without hostParameterName/],
+    ['relative parameter name', { hostParameterName: 'zmanim/key' }, /hostParameterName must be an absolute SSM parameter name \(got "zmanim\/key"\)/],
+  ])('rejects %s with a message that names the fix', (_name, extra, message) => {
+    expect(() => build(extra)).toThrow(message);
+  });
+});
