@@ -2,6 +2,7 @@ import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ZmanimConfig } from './config';
 import { CertificateStack } from './stacks/certificate-stack';
+import { GitHubOidcStack } from './stacks/github-oidc-stack';
 import { HealthCheckStack } from './stacks/health-check-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -17,6 +18,7 @@ export interface ZmanimStacks {
   readonly monitoring: MonitoringStack;
   readonly certificate: CertificateStack;
   readonly healthCheck?: HealthCheckStack;
+  readonly githubOidc: GitHubOidcStack;
 }
 
 /**
@@ -36,10 +38,11 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   const healthCheck = config.enableHealthCheck
     ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
     : undefined;
+  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'));
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  return { network, secrets, monitoring, certificate, healthCheck };
+  return { network, secrets, monitoring, certificate, healthCheck, githubOidc };
 }
 
 /** Adds cdk-nag's AwsSolutions rules to every stack of the app. */

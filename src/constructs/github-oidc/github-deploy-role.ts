@@ -162,7 +162,8 @@ export class GitHubDeployRole extends Construct implements iam.IGrantable {
     if (access.regions.length === 0) {
       throw new Error('grantAssumeCdkBootstrapRoles needs at least one region, e.g. regions: [\'eu-west-1\'].');
     }
-    const roles = access.roles ?? [CdkBootstrapRole.DEPLOY, CdkBootstrapRole.FILE_PUBLISHING, CdkBootstrapRole.IMAGE_PUBLISHING, CdkBootstrapRole.LOOKUP];
+    const roles = access.roles
+      ?? [CdkBootstrapRole.DEPLOY, CdkBootstrapRole.FILE_PUBLISHING, CdkBootstrapRole.IMAGE_PUBLISHING, CdkBootstrapRole.LOOKUP];
     if (roles.length === 0) {
       throw new Error('grantAssumeCdkBootstrapRoles: roles is empty; leave it out for all four bootstrap roles or name the ones needed.');
     }

@@ -1,0 +1,198 @@
+import { App, Aspects } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEFAULT_CONFIG } from '../../src/zmanim/config';
+import { AMI_BUILD_TAG, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
+
+const ACCOUNT = '123456789012';
+const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
+
+function synth(context: Record<string, string> = {}, props: Partial<GitHubOidcStackProps> = {}) {
+  const app = new App({ context });
+  const stack = new GitHubOidcStack(app, 'ZmanimProdGitHubOidc', { env: { account: ACCOUNT, region: 'eu-west-1' }, config, ...props });
+  Aspects.of(stack).add(new AwsSolutionsChecks());
+  app.synth();
+  return { stack, template: Template.fromStack(stack) };
+}
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+
+/** Each role by name, with its trust condition and its resolved policy statements (ARNs as plain strings). */
+function roles(template: Template): Record<string, { trust: Record<string, unknown>; maxSession: number; statements: Statement[] }> {
+  const flatten = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(flatten);
+    if (value && typeof value === 'object') {
+      const obj = value as Record<string, unknown>;
+      if ('Fn::Join' in obj) {
+        const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
+        return parts.map((p) => (typeof p === 'string' ? p : (p as any).Ref === 'AWS::Partition' ? 'aws' : JSON.stringify(p))).join(sep);
+      }
+      return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, flatten(v)]));
+    }
+    return value;
+  };
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+  const result: ReturnType<typeof roles> = {};
+  for (const [logicalId, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    const statements = policies
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === logicalId))
+      .flatMap((p) => flatten(p.Properties.PolicyDocument.Statement) as Statement[]);
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toHaveLength(1);
+    result[role.Properties.RoleName] = {
+      trust: role.Properties.AssumeRolePolicyDocument.Statement[0].Condition,
+      maxSession: role.Properties.MaxSessionDuration,
+      statements,
+    };
+  }
+  return result;
+}
+
+const list = (v: unknown): string[] => ([] as string[]).concat(v as string | string[]);
+
+describe('GitHubOidcStack', () => {
+  const { template } = synth();
+  const all = roles(template);
+
+  test('creates the provider and one role per workflow, each trusted for one exact subject', () => {
+    template.resourceCountIs('AWS::IAM::OIDCProvider', 1);
+    const sub = (name: string) => all[`zmanim-prod-github-${name}`].trust;
+    const expected: Record<string, string> = {
+      'infrastructure-deploy': 'repo:shtetl/infrastructure:environment:production',
+      'pr-diff': 'repo:shtetl/infrastructure:pull_request',
+      'frontend-deploy': 'repo:shtetl/infrastructure:environment:production-frontend',
+      'backend-deploy': 'repo:shtetl/infrastructure:environment:production-backend',
+      'ami-build': 'repo:shtetl/infrastructure:environment:production-ami',
+      'integ-test': 'repo:shtetl/infrastructure:environment:integ',
+    };
+    expect(Object.keys(all).sort()).toEqual(Object.keys(expected).map((n) => `zmanim-prod-github-${n}`).sort());
+    for (const [name, subject] of Object.entries(expected)) {
+      expect(sub(name)).toEqual({
+        StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com', 'token.actions.githubusercontent.com:sub': subject },
+      });
+    }
+  });
+
+  test('sessions last one hour; no managed policy (so no AdministratorAccess), no inline wildcards of actions', () => {
+    for (const [name, role] of Object.entries(all)) {
+      expect([name, role.maxSession]).toEqual([name, 3600]);
+      for (const s of role.statements) {
+        expect(s.Effect).toBe('Allow');
+        // No "*" action, and no service-wide "svc:*" action either.
+        expect(list(s.Action).filter((a) => a.includes('*'))).toEqual([]);
+      }
+    }
+    template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent(), Policies: Match.absent() });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/AdministratorAccess|PowerUserAccess|IAMFullAccess/);
+  });
+
+  test('no statement allows a write action on "*": only actions without resource-level permissions are on "*"', () => {
+    const readOnlyOnStar = /^(ec2:Describe\w+|ssm:GetCommandInvocation|ssm:ListCommandInvocations)$/;
+    for (const role of Object.values(all)) {
+      for (const s of role.statements.filter((st) => list(st.Resource).includes('*'))) {
+        for (const action of list(s.Action)) expect(action).toMatch(readOnlyOnStar);
+      }
+    }
+  });
+
+  test('the infrastructure role may only assume the CDK bootstrap roles of both regions', () => {
+    const { statements } = all['zmanim-prod-github-infrastructure-deploy'];
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('sts:AssumeRole');
+    const expected = ['eu-west-1', 'us-east-1'].flatMap((region) => ['deploy', 'file-publishing', 'image-publishing', 'lookup']
+      .map((r) => `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-${r}-role-${ACCOUNT}-${region}`));
+    expect(list(statements[0].Resource).sort()).toEqual(expected.sort());
+  });
+
+  test('the pull-request role may only assume the read-only lookup roles', () => {
+    const { statements } = all['zmanim-prod-github-pr-diff'];
+    expect(statements).toHaveLength(1);
+    expect(list(statements[0].Resource).sort()).toEqual([
+      `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-eu-west-1`,
+      `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-us-east-1`,
+    ]);
+  });
+
+  test('the frontend role may deploy and publish files in the app region only', () => {
+    const { statements } = all['zmanim-prod-github-frontend-deploy'];
+    expect(list(statements[0].Resource).sort()).toEqual(['deploy', 'file-publishing', 'lookup']
+      .map((r) => `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-${r}-role-${ACCOUNT}-eu-west-1`));
+  });
+
+  test('the backend role uploads releases under api/ and runs AWS-RunShellScript only on the tagged zmanim host', () => {
+    const { statements } = all['zmanim-prod-github-backend-deploy'];
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+    expect(bySid.UploadApiRelease).toMatchObject({ Action: 's3:PutObject', Resource: 'arn:aws:s3:::zmanimprod*release*/api/*' });
+    expect(bySid.RunShellScriptDocument).toMatchObject({ Action: 'ssm:SendCommand', Resource: 'arn:aws:ssm:eu-west-1::document/AWS-RunShellScript' });
+    expect(bySid.OnTheZmanimHostOnly).toEqual(expect.objectContaining({
+      Action: 'ssm:SendCommand',
+      Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/*`,
+      Condition: { StringEquals: { 'ssm:resourceTag/project': 'zmanim', 'ssm:resourceTag/environment': 'prod' } },
+    }));
+    expect(statements.map((s) => s.Sid).sort()).toEqual(['FollowCommandFindHost', 'OnTheZmanimHostOnly', 'RunShellScriptDocument', 'UploadApiRelease']);
+  });
+
+  test('a named release bucket replaces the name pattern; a bad prefix fails clearly', () => {
+    const named = roles(synth({ 'zmanim:releaseBucketName': 'zmanim-prod-releases-123' }).template)['zmanim-prod-github-backend-deploy'];
+    expect(named.statements.find((s) => s.Sid === 'UploadApiRelease')!.Resource).toBe('arn:aws:s3:::zmanim-prod-releases-123/api/*');
+    expect(() => synth({}, { releaseKeyPrefix: '/api/*' })).toThrow(/releaseKeyPrefix "\/api\/\*" must be a key prefix ending in "\/"/);
+  });
+
+  test('the AMI build role launches, stops, terminates and images only instances with the build tag', () => {
+    const { statements } = all['zmanim-prod-github-ami-build'];
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+    const tag = `${AMI_BUILD_TAG.key}`;
+    expect(bySid.LaunchOnlyTaggedBuildInstances).toMatchObject({
+      Action: 'ec2:RunInstances',
+      Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/*`,
+      Condition: { StringEquals: { [`aws:RequestTag/${tag}`]: 'true' } },
+    });
+    expect(list(bySid.StopTerminateImageOnlyBuildInstances.Action).sort()).toEqual(['ec2:CreateImage', 'ec2:StopInstances', 'ec2:TerminateInstances']);
+    expect(bySid.StopTerminateImageOnlyBuildInstances.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${tag}`]: 'true' } });
+    expect(bySid.OnlyTheBuildSecurityGroup.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${tag}`]: 'true' } });
+    expect(bySid.PublishAmiId.Resource).toBe(`arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/zmanim/prod/ami-id`);
+    // Instance-changing actions never go without the tag condition.
+    for (const s of statements) {
+      const risky = list(s.Action).filter((a) => /^ec2:(StopInstances|TerminateInstances|AuthorizeSecurityGroupIngress|DeleteSecurityGroup)$/.test(a));
+      if (risky.length > 0) expect(s.Condition).toBeDefined();
+    }
+  });
+
+  test('the integ role assumes bootstrap roles in us-east-1, of the test account when one is given', () => {
+    const same = all['zmanim-prod-github-integ-test'].statements;
+    expect(list(same[0].Resource)).toContain(`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-deploy-role-${ACCOUNT}-us-east-1`);
+    const other = roles(synth({ 'zmanim:integAccount': '210987654321' }).template)['zmanim-prod-github-integ-test'].statements;
+    expect(list(other[0].Resource)).toHaveLength(4);
+    for (const arn of list(other[0].Resource)) expect(arn).toMatch(/^arn:aws:iam::210987654321:role\/cdk-hnb659fds-[a-z-]+-role-210987654321-us-east-1$/);
+  });
+
+  test('exports every role ARN as an output named for its repository variable', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual(['AmiBuildRoleArn', 'BackendDeployRoleArn', 'FrontendDeployRoleArn',
+      'InfrastructureDeployRoleArn', 'IntegTestRoleArn', 'PullRequestDiffRoleArn']);
+    expect(Object.values(outputs).map((o) => o.Description).sort()).toEqual(Object.values(ROLE_ARN_VARIABLES).map((v) => `GitHub repository variable ${v}`).sort());
+  });
+
+  test('imports the existing provider from context instead of creating one', () => {
+    const { template: imported } = synth({ 'zmanim:githubOidcProviderArn': `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` });
+    imported.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    imported.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` } })] },
+    });
+  });
+
+  test('is cdk-nag AwsSolutions clean, with narrow suppressions only', () => {
+    const { stack } = synth();
+    const findings = [
+      ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ].map((f) => `${f.id}: ${f.entry.data}`);
+    expect(findings).toEqual([]);
+    // Suppressions name the exact resources (appliesTo), never the whole rule.
+    const metadata = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Metadata?.cdk_nag?.rules_to_suppress ?? []);
+    expect(metadata.length).toBeGreaterThan(0);
+    for (const s of metadata) {
+      expect(s.applies_to ?? s.appliesTo).toBeDefined();
+      expect(s.reason.length).toBeGreaterThan(40);
+    }
+  });
+});
