@@ -1,0 +1,2 @@
+export * from './managed-host';
+export * from './graviton-data-host';
