@@ -2,3 +2,4 @@
 // src/zmanim/) is not exported and not published.
 export * from './constructs/generated-secrets';
 export * from './constructs/github-oidc';
+export * from './constructs/graviton-data-host';
