@@ -41,7 +41,7 @@ export function sigV4aSignerConstructor(): any {
 }
 
 /** The KeyValueStore client, signing with the bundled SigV4A signer. */
-export function keyValueStoreClient(config: { endpoint?: string; region?: string; credentials?: any } = {}): CloudFrontKeyValueStoreClient {
+export function keyValueStoreClient(config: { region?: string; credentials?: any; requestHandler?: any } = {}): CloudFrontKeyValueStoreClient {
   const signerConstructor = sigV4aSignerConstructor();
   return new CloudFrontKeyValueStoreClient({ ...config, ...(signerConstructor ? { signerConstructor } : {}) });
 }
