@@ -1,10 +1,10 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
   CdkBootstrapRole, GitHubDeployRole, GitHubOidcProvider, GitHubRepository, GitHubSubject,
 } from '../../constructs/github-oidc';
+import { suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
 
 /** CloudFront certificates and Route 53 health checks live here (see zmanim-app.ts). */
@@ -193,7 +193,7 @@ export class GitHubOidcStack extends Stack {
       actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ec2:DescribeInstances'],
       resources: ['*'],
     }));
-    NagSuppressions.addResourceSuppressions(deployRole.role, [{
+    suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'S3: new objects under the release prefix only; EC2 instances: only those tagged project=zmanim and this environment '
         + '(ssm:resourceTag condition); ssm:GetCommandInvocation, ssm:ListCommandInvocations and ec2:DescribeInstances support no resource ARN.',
@@ -202,7 +202,7 @@ export class GitHubOidcStack extends Stack {
         `Resource::arn:<AWS::Partition>:ec2:${config.region}:${this.nagAccount()}:instance/*`,
         'Resource::*',
       ],
-    }], true);
+    }]);
   }
 
   /**
@@ -235,7 +235,7 @@ export class GitHubOidcStack extends Stack {
         actions: ['ec2:RunInstances'],
         resources: [
           ec2('image/*', config.region, ''), ec2('volume/*'), ec2('network-interface/*'), ec2('subnet/*'),
-          ec2('security-group/*'), ec2(`key-pair/packer_*`),
+          ec2('security-group/*'), ec2('key-pair/packer_*'),
         ],
       }),
       new iam.PolicyStatement({
@@ -293,7 +293,7 @@ export class GitHubOidcStack extends Stack {
 
     const account = this.nagAccount();
     const arn = (resource: string, acct: string = account) => `Resource::arn:<AWS::Partition>:ec2:${config.region}:${acct}:${resource}`;
-    NagSuppressions.addResourceSuppressions(deployRole.role, [{
+    suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'Packer amazon-ebs creates resources whose ids are unknown in advance: launching, stopping, terminating and imaging are '
         + `limited to instances tagged ${AMI_BUILD_TAG.key}=${AMI_BUILD_TAG.value} (aws:RequestTag / aws:ResourceTag), security group `
@@ -303,11 +303,20 @@ export class GitHubOidcStack extends Stack {
         arn('instance/*'), arn('image/*', ''), arn('snapshot/*', ''), arn('volume/*'), arn('network-interface/*'),
         arn('subnet/*'), arn('security-group/*'), arn('key-pair/packer_*'), arn('vpc/*'),
       ],
-    }], true);
+    }]);
   }
 
   /** How cdk-nag prints this stack's account in a finding. */
   private nagAccount(): string {
     return this.resolve(this.account) === this.account ? this.account : '<AWS::AccountId>';
   }
+}
+
+/** The role's inline policy, where cdk-nag reports (and reads suppressions of) its statements. */
+function defaultPolicy(deployRole: GitHubDeployRole): iam.Policy {
+  const policy = deployRole.role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof iam.Policy)) {
+    throw new Error(`${deployRole.node.path} has no policy yet: add its statements before suppressing findings on them`);
+  }
+  return policy;
 }
