@@ -1,0 +1,81 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { IManagedHost } from '../../constructs/graviton-data-host/managed-host';
+import { OriginVerifiedHttpApi } from '../../constructs/origin-verified-http-api';
+import { ZmanimConfig } from '../config';
+
+/**
+ * The seed's public API layout: `https://<domain>/backend/api/v1/...` reaches the Go API's
+ * `/api/v1/...`, its health URL `/health`, and the Swagger UI `/swagger/...`.
+ */
+export const ZMANIM_API_PATHS = {
+  '/backend/api/v1': '/api/v1',
+  '/backend/api/v1/health': '/health',
+  '/backend/swagger': '/swagger',
+};
+
+/** Route groups of the Go API that require a Clerk session token. */
+export const ZMANIM_PROTECTED_GROUPS = ['admin', 'publisher', 'external', 'auth'];
+
+/**
+ * What the rotation runs on a GravitonDataHost after writing the new key to SSM: re-read the
+ * secrets, rewrite the API's environment (ORIGIN_VERIFY_KEY) and restart the API, waiting
+ * until it is healthy. The scripts never print a value.
+ */
+export const GRAVITON_HOST_REFRESH = 'bash /opt/zmanim/host/read-secrets.sh && bash /opt/zmanim/host/write-api-env.sh && bash /opt/zmanim/host/deploy-api.sh';
+
+export interface ApiStackProps extends StackProps {
+  readonly config: ZmanimConfig;
+  /** The VPC of the host (Network stack). */
+  readonly vpc: ec2.IVpc;
+  /** The data host whose Go API listens on :8080 (Compute stack). */
+  readonly host: IManagedHost;
+  /** The regional alarm topic (Monitoring stack). */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Issuer of the Clerk session tokens.
+   * @default `https://clerk.${config.domain}` (a Clerk production instance's frontend API)
+   */
+  readonly jwtIssuer?: string;
+  /**
+   * Audience the Clerk session token template puts into `aud`.
+   * @default [`https://${config.domain}`]
+   */
+  readonly jwtAudience?: string[];
+  /**
+   * Commands that make the host load a rotated key.
+   * @default [GRAVITON_HOST_REFRESH]
+   */
+  readonly hostRefreshCommands?: string[];
+}
+
+/**
+ * The seed's API Gateway stack: the HTTP API under `https://<domain>/backend/`, reachable
+ * only through CloudFront (origin-verify header, rotated monthly), Clerk JWTs on the
+ * protected route groups, and a VPC link to the host's :8080.
+ */
+export class ApiStack extends Stack {
+  public readonly api: OriginVerifiedHttpApi;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.api = new OriginVerifiedHttpApi(this, 'Api', {
+      vpc: props.vpc,
+      host: props.host,
+      port: 8080,
+      paths: ZMANIM_API_PATHS,
+      protectedPaths: ZMANIM_PROTECTED_GROUPS.map((group) => `/backend/api/v1/${group}`),
+      jwtIssuer: props.jwtIssuer ?? `https://clerk.${config.domain}`,
+      jwtAudience: props.jwtAudience ?? [`https://${config.domain}`],
+      allowedOrigins: [`https://${config.domain}`],
+      alarmTopic: props.alarmTopic,
+      // The host reads this parameter as ORIGIN_VERIFY_KEY (GeneratedSecrets created it; the
+      // first rotation, at deploy, overwrites it with the value CloudFront sends).
+      hostParameterName: `${config.ssmPrefix}/origin-verify-key`,
+      hostRefreshCommands: props.hostRefreshCommands ?? [GRAVITON_HOST_REFRESH],
+    });
+  }
+}

@@ -1,0 +1,96 @@
+import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { GravitonDataHost } from '../../src/constructs/graviton-data-host';
+import { DEFAULT_CONFIG } from '../../src/zmanim/config';
+import { ApiStack, GRAVITON_HOST_REFRESH } from '../../src/zmanim/stacks/api-stack';
+import { MonitoringStack } from '../../src/zmanim/stacks/monitoring-stack';
+import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
+
+/**
+ * The zmanim API stack with the real GravitonDataHost in a Compute stack of its own and a
+ * CloudFront distribution in a Site stack, as the app composes them.
+ */
+describe('zmanim ApiStack', () => {
+  const config = DEFAULT_CONFIG;
+  const app = new App();
+  const env = { account: '123456789012', region: config.region };
+  const network = new NetworkStack(app, 'ZmanimProdNetwork', { env, config });
+  const monitoring = new MonitoringStack(app, 'ZmanimProdMonitoring', { env, config });
+  const compute = new Stack(app, 'ZmanimProdCompute', { env });
+  const host = new GravitonDataHost(compute, 'Host', { vpc: network.vpc, secretsParameterPath: config.ssmPrefix });
+  const apiStack = new ApiStack(app, 'ZmanimProdApi', { env, config, vpc: network.vpc, host, alarmTopic: monitoring.alarmTopic });
+  const site = new Stack(app, 'ZmanimProdSite', { env });
+  new cloudfront.Distribution(site, 'Distribution', {
+    defaultBehavior: { origin: new origins.HttpOrigin('example.com') },
+    additionalBehaviors: { '/backend/*': apiStack.api.cloudFrontBehavior() },
+  });
+  Aspects.of(apiStack).add(new AwsSolutionsChecks());
+  const template = Template.fromStack(apiStack);
+
+  test('the app synthesizes: Api depends on Network, Monitoring and Compute; nothing depends back', () => {
+    const assembly = app.synth();
+    expect(assembly.stacks).toHaveLength(5);
+    expect(apiStack.dependencies.map((s) => s.stackName).sort()).toEqual(['ZmanimProdCompute', 'ZmanimProdMonitoring', 'ZmanimProdNetwork']);
+    expect(compute.dependencies.map((s) => s.stackName)).toEqual(['ZmanimProdNetwork']);
+    expect(site.dependencies.map((s) => s.stackName)).toEqual(['ZmanimProdApi']);
+  });
+
+  test('the host opens :8080 to the VPC link only, and the rule lives in the Api stack', () => {
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    expect(ingress).toEqual([expect.objectContaining({
+      FromPort: 8080, ToPort: 8080, IpProtocol: 'tcp',
+      GroupId: { 'Fn::ImportValue': expect.stringMatching(/^ZmanimProdCompute:.*HostSecurityGroup/) },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/ApiVpcLinkSecurityGroup/), 'GroupId'] },
+    })]);
+    const computeIngress = Object.values(Template.fromStack(compute).findResources('AWS::EC2::SecurityGroup'))
+      .flatMap((sg) => sg.Properties.SecurityGroupIngress ?? []);
+    expect(computeIngress).toEqual([]);
+  });
+
+  test('the seed URLs map to the Go API and the protected groups use the Clerk JWT', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
+    const byKey = Object.fromEntries(routes.map((r) => [r.RouteKey, r.AuthorizationType]));
+    expect(byKey['ANY /backend/api/v1/health']).toBe('CUSTOM');
+    expect(byKey['ANY /backend/swagger/{proxy+}']).toBe('CUSTOM');
+    expect(byKey['ANY /backend/api/v1/{proxy+}']).toBe('CUSTOM');
+    for (const group of ['admin', 'publisher', 'external', 'auth']) {
+      expect(byKey[`ANY /backend/api/v1/${group}`]).toBe('JWT');
+      expect(byKey[`ANY /backend/api/v1/${group}/{proxy+}`]).toBe('JWT');
+    }
+    expect(routes.every((r) => r.AuthorizationType !== 'NONE' && r.AuthorizerId)).toBe(true);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Issuer: 'https://clerk.zmanim.shtetl.io', Audience: ['https://zmanim.shtetl.io'] },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://zmanim.shtetl.io'] }) });
+  });
+
+  test('rotation writes the parameter the host reads and refreshes the host through its own scripts', () => {
+    const rotation = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
+    expect(rotation.Properties.Environment.Variables).toMatchObject({
+      HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
+      HOST_REFRESH_COMMANDS: JSON.stringify([GRAVITON_HOST_REFRESH]),
+      HOST_INSTANCE_ID: { 'Fn::ImportValue': expect.stringMatching(/^ZmanimProdCompute:/) },
+    });
+    // The scripts the command names exist in the host's files.
+    for (const script of GRAVITON_HOST_REFRESH.match(/\/opt\/zmanim\/host\/[a-z-]+\.sh/g)!) {
+      expect(require('node:fs').existsSync(`${__dirname}/../../src/constructs/graviton-data-host/host/${script.split('/').pop()}`)).toBe(true);
+    }
+  });
+
+  test('alarms notify the regional alarm topic', () => {
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ 'Fn::ImportValue': expect.stringMatching(/^ZmanimProdMonitoring:/) }]);
+    }
+  });
+
+  test('cdk-nag AwsSolutions finds nothing in the Api stack', () => {
+    const findings = [
+      ...Annotations.fromStack(apiStack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...Annotations.fromStack(apiStack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ];
+    expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
+  });
+});
