@@ -11,6 +11,7 @@ host_dir=${ZMANIM_HOST_DIR:-/opt/zmanim/host}
 log_dir=${ZMANIM_LOG_DIR:-/var/log/zmanim}
 aws_cmd=${ZMANIM_AWS:-aws}
 systemctl_cmd=${ZMANIM_SYSTEMCTL:-systemctl}
+root=${ZMANIM_ROOT:-}
 
 install -d -m 0755 "$log_dir"
 exec > >(tee -a "$log_dir/boot.log") 2>&1
@@ -57,7 +58,7 @@ for url in $ZMANIM_HOST_ASSETS; do
   else
     while read -r mode owner path; do
       [[ -n "$path" ]] || continue
-      install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$work/x/files${path}" "$path"
+      install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$work/x/files${path}" "$root$path"
       log "installed $path"
     done <"$work/x/MANIFEST"
   fi

@@ -33,8 +33,9 @@ else
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
     log "note: amazon-cloudwatch-agent is not in Debian's archive; install its .deb for CloudWatch logs and metrics"
   fi
-  if ! command -v restic >/dev/null 2>&1; then
-    # AL2023 has no restic package: the pinned release binary (at AMI build time only).
+  if [[ "$family" == dnf ]] && ! command -v restic >/dev/null 2>&1; then
+    # AL2023 has no restic package: the pinned release binary (at AMI build time, or at the
+    # first boot of a stock image), checked against its SHA-256.
     url="https://github.com/restic/restic/releases/download/v$restic_version"
     file="restic_${restic_version}_linux_arm64.bz2"
     tmp=$(mktemp -d)
