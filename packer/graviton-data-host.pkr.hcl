@@ -58,6 +58,12 @@ variable "restic_sha256" {
   description = "SHA-256 of restic_<version>_linux_arm64.bz2 (empty: the release's SHA256SUMS)."
 }
 
+variable "ssh_source_cidrs" {
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+  description = "Who may reach the build instance's SSH port while it runs; the build workflow passes its runner's address (/32)."
+}
+
 variable "git_revision" {
   type        = string
   default     = "unknown"
@@ -100,15 +106,28 @@ source "amazon-ebs" "graviton_data_host" {
     delete_on_termination = true
   }
 
+  temporary_security_group_source_cidrs = var.ssh_source_cidrs
+
+  # zmanim:ami-build marks everything the build creates: the AMI build role (GitHub OIDC
+  # stack) may stop, terminate or image only instances that carry it.
   tags = {
-    Name         = "graviton-data-host-al2023-arm64-${local.timestamp}"
-    project      = "zmanim"
-    component    = "graviton-data-host"
-    source-ami   = "{{ .SourceAMI }}"
-    git-revision = var.git_revision
+    Name               = "graviton-data-host-al2023-arm64-${local.timestamp}"
+    project            = "zmanim"
+    component          = "graviton-data-host"
+    source-ami         = "{{ .SourceAMI }}"
+    git-revision       = var.git_revision
+    "zmanim:ami-build" = "true"
+  }
+  snapshot_tags = {
+    component          = "graviton-data-host"
+    "zmanim:ami-build" = "true"
   }
   run_tags = {
-    Name = "packer graviton-data-host build"
+    Name               = "packer graviton-data-host build"
+    "zmanim:ami-build" = "true"
+  }
+  run_volume_tags = {
+    "zmanim:ami-build" = "true"
   }
 }
 

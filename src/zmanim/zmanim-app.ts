@@ -2,6 +2,7 @@ import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ZmanimConfig } from './config';
 import { CertificateStack } from './stacks/certificate-stack';
+import { ComputeStack } from './stacks/compute-stack';
 import { GitHubOidcStack } from './stacks/github-oidc-stack';
 import { HealthCheckStack } from './stacks/health-check-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
@@ -17,6 +18,7 @@ export interface ZmanimStacks {
   readonly secrets: SecretsStack;
   readonly monitoring: MonitoringStack;
   readonly certificate: CertificateStack;
+  readonly compute: ComputeStack;
   readonly healthCheck?: HealthCheckStack;
   readonly githubOidc: GitHubOidcStack;
 }
@@ -35,6 +37,8 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   const secrets = new SecretsStack(app, `${prefix}Secrets`, stackProps(regional, `generated secrets under ${config.ssmPrefix}`));
   const monitoring = new MonitoringStack(app, `${prefix}Monitoring`, stackProps(regional, 'alarm topic'));
   const certificate = new CertificateStack(app, `${prefix}Certificate`, stackProps(global, `ACM certificate for ${config.domain}`));
+  const compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
+  compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
   const healthCheck = config.enableHealthCheck
     ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
     : undefined;
@@ -42,7 +46,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  return { network, secrets, monitoring, certificate, healthCheck, githubOidc };
+  return { network, secrets, monitoring, certificate, compute, healthCheck, githubOidc };
 }
 
 /** Adds cdk-nag's AwsSolutions rules to every stack of the app. */

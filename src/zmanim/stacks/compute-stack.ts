@@ -1,0 +1,98 @@
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { ZmanimConfig } from '../config';
+import { OPERATOR_SECRETS } from '../secrets';
+
+/**
+ * Which AMI the host runs (context `zmanim:ami`):
+ * - `bootstrap` (default): Amazon Linux 2023 arm64 from AWS's public parameter; the first boot
+ *   installs PostgreSQL, Redis and the CloudWatch agent itself. Works before any AMI build.
+ * - `packer`: the AMI that packer/ built and published to `<ssmPrefix>/ami-id`.
+ */
+export const AMI_CONTEXT_KEY = 'zmanim:ami';
+
+/** Where the backend workflow uploads the Go API (under the prefix its deploy role may write). */
+export const API_RELEASE_KEY = 'api/current/api-linux-arm64';
+
+export interface ComputeStackProps extends StackProps {
+  readonly config: ZmanimConfig;
+  /** The VPC (Network stack). */
+  readonly vpc: ec2.IVpc;
+  /** The regional alarm topic (Monitoring stack). */
+  readonly alarmTopic: sns.ITopic;
+}
+
+/**
+ * The seed's Compute stack: the Graviton data host (Go API, PostgreSQL, Redis) on its retained
+ * data volume, with an Elastic IP, and the bucket its API releases come from.
+ */
+export class ComputeStack extends Stack {
+  public readonly host: GravitonDataHost;
+  public readonly releaseBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: ComputeStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const accessLogs = new s3.Bucket(this, 'ReleaseAccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(accessLogs, [{
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket receives the release bucket\'s server access logs; logging it into itself would loop',
+    }]);
+    // Versioned: an earlier API release can be restored by copying an old version back.
+    this.releaseBucket = new s3.Bucket(this, 'ReleaseBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'release-bucket/',
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(180), noncurrentVersionsToRetain: 10 }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const ami = String(this.node.tryGetContext(AMI_CONTEXT_KEY) ?? 'bootstrap');
+    if (ami !== 'bootstrap' && ami !== 'packer') {
+      throw new Error(`Context ${AMI_CONTEXT_KEY} is "${ami}": use "bootstrap" (stock Amazon Linux 2023, before any AMI build) or "packer" (the AMI in ${config.ssmPrefix}/ami-id).`);
+    }
+    this.host = new GravitonDataHost(this, 'Host', {
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      availabilityZone: config.availabilityZone,
+      instanceType: new ec2.InstanceType(config.instanceType),
+      machineImage: ami === 'packer' ? GravitonDataHost.packerImage(`${config.ssmPrefix}/ami-id`) : GravitonDataHost.bootstrapImage(),
+      dataVolumeSize: Size.gibibytes(config.dataVolumeSize),
+      secretsParameterPath: config.ssmPrefix,
+      apiSecretNames: [...OPERATOR_SECRETS, 'jwt-secret', 'origin-verify-key'],
+      // Read at boot for the backups (ResticBackups), never given to the API.
+      additionalSecretNames: ['restic-password'],
+      releaseBucket: this.releaseBucket,
+      releaseKey: API_RELEASE_KEY,
+      allowedOrigins: [`https://${config.domain}`],
+      apiEnvironment: { ENVIRONMENT: config.environment },
+      alarmTopic: props.alarmTopic,
+    });
+
+    new CfnOutput(this, 'InstanceId', { value: this.host.instanceId, description: 'The data host (aws ssm start-session --target ...)' });
+    new CfnOutput(this, 'ElasticIp', { value: this.host.publicIp, description: 'Stable egress address of the host (no inbound rule)' });
+    new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volumeId, description: '/data (retained; daily snapshots)' });
+    new CfnOutput(this, 'ReleaseBucketName', { value: this.releaseBucket.bucketName, description: `Upload the API to s3://<this>/${API_RELEASE_KEY}` });
+    new CfnOutput(this, 'DeployApiCommand', {
+      value: `aws ssm send-command --region ${config.region} --instance-ids ${this.host.instanceId} --document-name AWS-RunShellScript `
+        + `--comment "deploy zmanim-api" --parameters 'commands=["${this.host.deployApiCommand}"]'`,
+      description: 'Deploys the API release now in the release bucket (README, GravitonDataHost)',
+    });
+  }
+}
