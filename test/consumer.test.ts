@@ -1,0 +1,75 @@
+import { execFileSync, execSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+/**
+ * The library as a user gets it: build it, `npm pack` it, install the tarball into a fresh
+ * project with aws-cdk-lib and constructs, compile a TypeScript app against the published
+ * typings, and synthesize a stack that uses every exported construct. Catches files missing
+ * from the package (handler bundles, host scripts) and app code leaking into it.
+ */
+const root = join(__dirname, '..');
+const run = (cmd: string, cwd: string) => execSync(cmd, { cwd, stdio: 'pipe', env: { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' } }).toString();
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+let work: string;
+let tarball: string;
+let packedFiles: string[];
+let outdir: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'shtetl-consumer-'));
+  // jsii compile + the post-compile copy of host files, exactly as `npx projen build` does.
+  run('npx projen bundle && npx projen compile && npx projen post-compile', root);
+  const packed = JSON.parse(run(`npm pack --json --pack-destination ${work}`, root));
+  tarball = join(work, packed[0].filename);
+  packedFiles = packed[0].files.map((f: { path: string }) => f.path);
+
+  const project = join(work, 'project');
+  run(`mkdir -p ${project}`, work);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '0.0.0', private: true }));
+  run([
+    'npm install --no-audit --no-fund --prefer-offline --loglevel=error',
+    tarball,
+    `aws-cdk-lib@${pkg.devDependencies['aws-cdk-lib']}`,
+    `constructs@${pkg.devDependencies.constructs}`,
+  ].join(' '), project);
+  copyFileSync(join(__dirname, 'consumer', 'app.ts'), join(project, 'app.ts'));
+  copyFileSync(join(__dirname, 'consumer', 'tsconfig.json'), join(project, 'tsconfig.json'));
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { cwd: project, stdio: 'pipe' });
+  outdir = join(work, 'cdk.out');
+  execFileSync(process.execPath, [join(project, 'dist', 'app.js')], { cwd: project, stdio: 'pipe', env: { ...process.env, CDK_OUTDIR: outdir } });
+}, 600_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+test('the package holds the library, its bundled handlers and docs, and nothing of the app', () => {
+  expect(packedFiles).toEqual(expect.arrayContaining(['lib/index.js', 'lib/index.d.ts', '.jsii', 'README.md', 'API.md']));
+  const bundles = readdirSync(join(root, 'assets'), { recursive: true }).map(String).filter((f) => f.endsWith('index.js')).map((f) => `assets/${f}`);
+  expect(bundles.length).toBeGreaterThan(0);
+  expect(packedFiles).toEqual(expect.arrayContaining(bundles));
+  const leaked = packedFiles.filter((f) => /^(lib\/app\.|lib\/zmanim\/|src\/|test\/|integ\/|packer\/|bench\/|cdk\.out\/|cdk\.json)/.test(f));
+  expect(leaked).toEqual([]);
+});
+
+test('every non-TypeScript file a construct ships (host scripts, units, function code) is in the package', () => {
+  const constructs = join(root, 'src', 'constructs');
+  const shipped = readdirSync(constructs, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && !/\.(ts|md)$/.test(entry.name))
+    .map((entry) => relative(constructs, join(entry.parentPath, entry.name)));
+  for (const file of shipped) expect(packedFiles).toContain(`lib/constructs/${file}`);
+});
+
+test('a fresh project compiles against the published typings and synthesizes every construct', () => {
+  const template = JSON.parse(readFileSync(join(outdir, 'ConsumerStack.template.json'), 'utf8'));
+  const types = new Set(Object.values<any>(template.Resources).map((r) => r.Type));
+  expect([...types]).toEqual(expect.arrayContaining(['Custom::GeneratedSecureParameter', 'AWS::Lambda::Function']));
+});
+
+test('every Lambda asset the consumer stack references exists in its cdk.out', () => {
+  const assets = JSON.parse(readFileSync(join(outdir, 'ConsumerStack.assets.json'), 'utf8'));
+  const paths = Object.values<any>(assets.files).map((f) => f.source.path);
+  expect(paths.length).toBeGreaterThan(0);
+  for (const path of paths) expect(existsSync(join(outdir, path))).toBe(true);
+});
