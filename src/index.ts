@@ -2,4 +2,6 @@
 // src/zmanim/) is not exported and not published.
 export * from './constructs/generated-secrets';
 export * from './constructs/github-oidc';
+export * from './constructs/origin-verified-http-api';
 export * from './constructs/graviton-data-host';
+export * from './constructs/open-next-site';

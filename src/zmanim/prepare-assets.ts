@@ -25,3 +25,47 @@ function findLambdaSources(dir: string): string[] {
     return entry.name.endsWith('.lambda.ts') ? [path] : [];
   });
 }
+
+/** The Next.js app this repository can build itself: the default site of the zmanim app and the tests' fixture. */
+export const FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-app');
+
+/**
+ * Builds the fixture Next.js app with OpenNext (`npm ci` when its node_modules are missing
+ * or older than its lock file, then `open-next build`) when `.open-next/` is missing or
+ * older than any of its sources. Synth from a fresh clone then has a site to deploy; the
+ * frontend workflow passes the real web app's build instead (`-c zmanim:site=...`).
+ * Returns the `.open-next` folder.
+ */
+export function ensureFixtureSite(root: string, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): string {
+  const dir = join(root, FIXTURE_SITE_DIR);
+  const output = join(dir, '.open-next', 'open-next.output.json');
+  const sources = ['app', 'public', 'next.config.mjs', 'open-next.config.ts', 'package.json', 'package-lock.json'].map((p) => join(dir, p));
+  const newestSource = Math.max(...sources.flatMap((p) => existsSync(p) ? [newestMtime(p)] : []));
+  if (existsSync(output) && statSync(output).mtimeMs >= newestSource) return join(dir, '.open-next');
+
+  const installed = join(dir, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(join(dir, 'package-lock.json')).mtimeMs) {
+    log(`Installing the fixture Next.js app's dependencies (npm ci in ${dir})...`);
+    run('npm', ['ci', '--no-audit', '--no-fund'], dir);
+  }
+  log(`Building the fixture Next.js app with OpenNext (${dir}, ~1 min)...`);
+  run('npm', ['run', 'build:open-next'], dir);
+  if (!existsSync(output)) {
+    throw new Error(`open-next build in ${dir} finished without writing ${output}; run \`npm run build:open-next\` there to see why.`);
+  }
+  return join(dir, '.open-next');
+}
+
+function run(command: string, args: string[], cwd: string) {
+  try {
+    execFileSync(command, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  } catch (e) {
+    throw new Error(`\`${command} ${args.join(' ')}\` failed in ${cwd} (${(e as Error).message}). It needs Node.js 20+ and the npm registry (OpenNext installs sharp for linux-arm64).`);
+  }
+}
+
+function newestMtime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}

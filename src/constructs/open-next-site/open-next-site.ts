@@ -410,6 +410,7 @@ export class OpenNextSite extends Construct {
     const deployments = this.deployAssets();
     this.createWarmer(props);
     this.siteDeployment(props.assetRetention ?? Duration.days(30), deployments, this.tagCacheSeedFunction());
+    this.suppressGrantWildcards();
   }
 
   /** The site's URL: `https://` and the first custom domain, or the distribution's name. */
@@ -448,6 +449,36 @@ export class OpenNextSite extends Construct {
   /** Lets `grantee` invalidate paths of the distribution (e.g. a frontend deploy role). */
   public grantInvalidate(grantee: iam.IGrantable): iam.Grant {
     return this.distribution.grantCreateInvalidation(grantee);
+  }
+
+  /**
+   * The aws-cdk-lib grants (grantReadWrite, grantReadWriteData, grantInvoke) scope every
+   * statement to this site's own buckets, table and functions, but use object, index and
+   * version wildcards inside them; cdk-nag flags those.
+   */
+  private suppressGrantWildcards() {
+    const reasons: Record<string, string> = {
+      Server: 'Reads and writes ISR cache objects (keys known at run time) in this site\'s cache bucket and items of its tag cache table and indexes.',
+      Image: 'Reads any static asset under the _assets/ prefix of this site\'s assets bucket (the image to optimise is chosen by the request).',
+      TagCacheSeed: 'Writes tag items of this build into this site\'s tag cache table (grantWriteData includes its indexes).',
+      SiteDeployment: 'Lists and deletes files of replaced builds in this site\'s own buckets (keys known at run time) and invokes the seed function (any version).',
+      Revalidation: 'Receives from this site\'s revalidation queue only.',
+      Warmer: 'Invokes this site\'s server function (any version).',
+    };
+    for (const [id, reason] of Object.entries(reasons)) {
+      const policy = this.node.tryFindChild(`${id}Role`)?.node.tryFindChild('DefaultPolicy');
+      if (!policy) continue;
+      suppressNag(policy, [{
+        id: 'AwsSolutions-IAM5',
+        reason,
+        appliesTo: [
+          'Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*',
+          { regex: '/^Resource::<[A-Za-z0-9]*(Assets|Cache)[0-9A-F]{8}\\.Arn>\\/.*$/g' } as unknown as string,
+          { regex: '/^Resource::<[A-Za-z0-9]*TagCache[0-9A-F]{8}\\.Arn>\\/index\\/\\*$/g' } as unknown as string,
+          { regex: '/^Resource::<[A-Za-z0-9]*(TagCacheSeed|Server)Function[0-9A-F]{8}\\.Arn>:\\*$/g' } as unknown as string,
+        ],
+      }]);
+    }
   }
 
   private checkBehaviorCount(count: number, what: string) {
@@ -621,14 +652,6 @@ export class OpenNextSite extends Construct {
     this.cacheBucket.grantDelete(fn, `${this.build.cacheKeyPrefix}/*`);
     this.distribution.grantCreateInvalidation(fn);
     seed?.grantInvoke(fn);
-    suppressNag(role, [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Reads, lists and deletes objects of any build in the site\'s own two buckets (keys are only known at run time).',
-      appliesTo: ['Action::s3:GetBucket*', 'Action::s3:GetObject*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*',
-        { regex: '/^Resource::<.*(Assets|Cache)[0-9A-F]{8}\\.Arn>\\/\\*$/g' } as unknown as string,
-        { regex: '/^Resource::<.*Cache[0-9A-F]{8}\\.Arn>\\/_cache\\/\\*$/g' } as unknown as string,
-        { regex: '/^Resource::<.*(Assets|Cache)[0-9A-F]{8}\\.Arn>\\/.*\\*$/g' } as unknown as string],
-    }]);
     const resource = new CustomResource(this, 'SiteDeployment', {
       serviceToken: fn.functionArn,
       resourceType: 'Custom::OpenNextSiteDeployment',
