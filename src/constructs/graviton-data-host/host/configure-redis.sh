@@ -13,6 +13,8 @@ fi
 mem_mb=${ZMANIM_MEMORY_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)}
 
 install -d -m 0750 -o "$REDIS_OS_USER" -g "$REDIS_OS_USER" "$DATA_DIR/redis"
+# Files restored from a snapshot or written under another AMI may carry other ids.
+chown -R "$REDIS_OS_USER:$REDIS_OS_USER" "$DATA_DIR/redis"
 install -d -m 0755 "$CONF_DIR"
 {
   cat "$HOST_DIR/config/redis.conf"
