@@ -1,0 +1,240 @@
+/**
+ * Real components for the restic-backups host script, started on 127.0.0.1 in a temp dir:
+ * PostgreSQL 15 (run as the `postgres` OS user, peer auth over a private socket directory),
+ * s3rver over HTTPS (a self-signed certificate; restic needs TLS with s3rver) and restic.
+ * Used by the tests and by bench/backup.
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+
+export const SCRIPT = path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const S3RVER = path.resolve(__dirname, '../../node_modules/.bin/s3rver');
+
+/** Fails with a message naming the package to install when a tool is missing. */
+export function requireTools(): void {
+  const missing: string[] = [];
+  const need: Array<[string, string]> = [
+    ['restic', 'restic'], ['openssl', 'openssl'], ['runuser', 'util-linux'], ['python3', 'python3'],
+    [`${PG_BIN}/initdb`, 'postgresql (15)'], [`${PG_BIN}/pg_ctl`, 'postgresql (15)'], ['pg_dump', 'postgresql-client'],
+  ];
+  for (const [tool, pkg] of need) {
+    if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) missing.push(`${tool} (apt-get install -y ${pkg})`);
+  }
+  if (!fs.existsSync(S3RVER)) missing.push('s3rver (npm devDependency)');
+  if (spawnSync('id', ['postgres']).status !== 0) missing.push('the postgres OS user (apt-get install -y postgresql)');
+  if (missing.length) throw new Error(`restic-backups tests need: ${missing.join(', ')}`);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface RunResult { readonly status: number; readonly stdout: string; readonly stderr: string }
+
+export interface SourceConfig {
+  readonly name: string;
+  readonly kind: 'postgres' | 'command' | 'paths';
+  readonly database?: string;
+  readonly pgDumpArgs?: string;
+  readonly full?: boolean;
+  readonly command?: string;
+  readonly paths?: string;
+  readonly verifySql?: string;
+  readonly keep?: Partial<Record<'LAST' | 'HOURLY' | 'DAILY' | 'WEEKLY' | 'MONTHLY', number>>;
+}
+
+/** Bash single-quoting. */
+export const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+export class Harness {
+  readonly dir: string;
+  readonly pgData: string;
+  readonly s3Dir: string;
+  readonly configDir: string;
+  readonly metricsFile: string;
+  readonly passwordFile: string;
+  pgPort = 0;
+  s3Port = 0;
+  private s3?: ChildProcess;
+  readonly bucket = 'backups';
+
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-backups-'));
+    fs.chmodSync(this.dir, 0o755);
+    this.pgData = path.join(this.dir, 'pg');
+    this.s3Dir = path.join(this.dir, 's3');
+    this.configDir = path.join(this.dir, 'etc');
+    this.metricsFile = path.join(this.dir, 'metrics.log');
+    this.passwordFile = path.join(this.dir, 'password');
+    fs.mkdirSync(path.join(this.configDir, 'sources'), { recursive: true });
+    fs.mkdirSync(this.s3Dir);
+    // A throwaway test password, written to a file the test owns (never a real secret).
+    fs.writeFileSync(this.passwordFile, 'test-only-password\n', { mode: 0o600 });
+    // Stands in for `aws cloudwatch put-metric-data`: records each call's arguments.
+    const fake = path.join(this.dir, 'put-metric');
+    fs.writeFileSync(fake, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${q(this.metricsFile)}\n`, { mode: 0o755 });
+  }
+
+  get repository(): string { return `s3:https://127.0.0.1:${this.s3Port}/${this.bucket}/restic`; }
+  get cacert(): string { return path.join(this.dir, 'cert.pem'); }
+
+  async start(): Promise<void> {
+    requireTools();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(this.dir, 'key.pem'), '-out', this.cacert], { stdio: 'ignore' });
+    await this.startS3();
+    await this.startPostgres();
+    this.writeConfig();
+  }
+
+  async startS3(): Promise<void> {
+    this.s3Port = this.s3Port || await freePort();
+    this.s3 = spawn(S3RVER, ['-d', this.s3Dir, '-a', '127.0.0.1', '-p', String(this.s3Port), '-s',
+      '--key', path.join(this.dir, 'key.pem'), '--cert', this.cacert, '--configure-bucket', this.bucket], { stdio: 'ignore' });
+    await waitFor(() => spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${this.s3Port}`]).status === 0, 's3rver');
+  }
+
+  async startPostgres(): Promise<void> {
+    this.pgPort = await freePort();
+    fs.mkdirSync(this.pgData, { mode: 0o700 });
+    execFileSync('chown', ['postgres:postgres', this.pgData]);
+    this.asPostgres([`${PG_BIN}/initdb`, '-D', this.pgData, '-A', 'peer', '-U', 'postgres', '--no-sync']);
+    this.pgStart();
+  }
+
+  pgStart(): void {
+    this.asPostgres([`${PG_BIN}/pg_ctl`, '-D', this.pgData, '-l', path.join(this.pgData, 'log'), '-o',
+      `-p ${this.pgPort} -k ${this.pgData} -c listen_addresses='' -c fsync=off -c max_wal_size=4GB`, '-w', 'start']);
+  }
+
+  pgStop(mode = 'fast'): void {
+    this.asPostgres([`${PG_BIN}/pg_ctl`, '-D', this.pgData, '-m', mode, '-w', 'stop']);
+  }
+
+  asPostgres(argv: string[], input?: string): string {
+    return execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { input, encoding: 'utf8', env: this.env(), maxBuffer: 1 << 30 });
+  }
+
+  /** Runs SQL as postgres; returns unaligned, tuples-only output. */
+  psql(db: string, sql: string): string {
+    return this.asPostgres(['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db], sql).trim();
+  }
+
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PGHOST: this.pgData,
+      PGPORT: String(this.pgPort),
+      RESTIC_BACKUPS_CONFIG_DIR: this.configDir,
+      ...extra,
+    };
+  }
+
+  writeConfig(extra = ''): void {
+    fs.writeFileSync(path.join(this.configDir, 'restic-backups.env'), [
+      `RESTIC_REPOSITORY=${q(this.repository)}`,
+      `[[ -v RESTIC_PASSWORD_COMMAND ]] || RESTIC_PASSWORD_COMMAND=${q(`cat ${this.passwordFile}`)}`,
+      `[[ -v RESTIC_BACKUPS_PUT_METRIC_COMMAND ]] || RESTIC_BACKUPS_PUT_METRIC_COMMAND=${q(path.join(this.dir, 'put-metric'))}`,
+      'RESTIC_BACKUPS_SET=test',
+      `RESTIC_CACERT=${q(this.cacert)}`,
+      `RESTIC_CACHE_DIR=${q(path.join(this.dir, 'cache'))}`,
+      'AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER',
+      'export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY',
+      '[[ -v RESTIC_BACKUPS_LOCK_WAIT_SECONDS ]] || RESTIC_BACKUPS_LOCK_WAIT_SECONDS=20',
+      '[[ -v RESTIC_BACKUPS_LOCK_RETRY_SECONDS ]] || RESTIC_BACKUPS_LOCK_RETRY_SECONDS=2',
+      extra,
+    ].join('\n') + '\n');
+  }
+
+  addSource(s: SourceConfig): void {
+    const lines = [
+      `SOURCE_KIND=${s.kind}`,
+      s.database ? `SOURCE_DATABASE=${q(s.database)}` : '',
+      s.pgDumpArgs ? `SOURCE_PG_DUMP_ARGS=${q(s.pgDumpArgs)}` : '',
+      s.full ? 'SOURCE_PG_FULL=1' : '',
+      s.command ? `SOURCE_COMMAND=${q(s.command)}` : '',
+      s.paths ? `SOURCE_PATHS=${q(s.paths)}` : '',
+      s.kind !== 'paths' ? `SOURCE_FILENAME=${q(`${s.name}.${s.kind === 'postgres' ? 'sql' : 'out'}`)}` : '',
+      s.verifySql ? `SOURCE_VERIFY_SQL=${q(s.verifySql)}` : '',
+      ...Object.entries(s.keep ?? { DAILY: 7, WEEKLY: 4, MONTHLY: 3 }).map(([k, v]) => `KEEP_${k}=${v}`),
+    ];
+    fs.writeFileSync(path.join(this.configDir, 'sources', `${s.name}.env`), lines.filter(Boolean).join('\n') + '\n');
+  }
+
+  removeSource(name: string): void { fs.rmSync(path.join(this.configDir, 'sources', `${name}.env`), { force: true }); }
+
+  /** Runs the host script. */
+  run(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000): RunResult {
+    const r = spawnSync(SCRIPT, args, { env: this.env(extraEnv), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 28 });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Runs restic directly against the repository. */
+  restic(args: string[], input?: string): RunResult {
+    const r = spawnSync('restic', ['--cacert', this.cacert, ...args], {
+      input, encoding: 'utf8', maxBuffer: 1 << 28,
+      env: { ...process.env, RESTIC_REPOSITORY: this.repository, RESTIC_PASSWORD_FILE: this.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(this.dir, 'cache') },
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  resticOk(args: string[], input?: string): string {
+    const r = this.restic(args, input);
+    if (r.status !== 0) throw new Error(`restic ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  snapshots(tag?: string): Array<{ id: string; time: string; tags?: string[]; hostname: string }> {
+    const r = this.restic(['snapshots', '--no-lock', '--json', ...(tag ? ['--tag', tag] : [])]);
+    if (r.status !== 0) throw new Error(`restic snapshots failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) ?? [];
+  }
+
+  metrics(): string[] {
+    return fs.existsSync(this.metricsFile) ? fs.readFileSync(this.metricsFile, 'utf8').trim().split('\n').filter(Boolean) : [];
+  }
+
+  /** Bytes the repository holds under data/ (packs). */
+  repoDataBytes(): number {
+    const root = path.join(this.s3Dir, this.bucket, 'restic', 'data');
+    let total = 0;
+    const walk = (d: string) => {
+      if (!fs.existsSync(d)) return;
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p); else if (e.name.endsWith('._S3rver_object')) total += fs.statSync(p).size;
+      }
+    };
+    walk(root);
+    return total;
+  }
+
+  async stop(): Promise<void> {
+    try { this.pgStop('immediate'); } catch { /* already stopped */ }
+    if (this.s3 && this.s3.exitCode === null) {
+      this.s3.kill('SIGTERM');
+      await new Promise((r) => this.s3!.once('exit', r));
+    }
+    if (!process.env.KEEP_RESTIC_BACKUPS_TEST_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
