@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fixtureOpenNextPath } from './fixture';
+
+const run = promisify(execFile);
+const SRC = join(__dirname, '..', '..', 'src', 'constructs', 'open-next-site');
+
+interface Invocation { importMs: number; results: { path: string; ms: number; statusCode: number; headers: Record<string, string>; body: string }[] }
+
+describe('the built server function, invoked like Lambda with a Function URL event', () => {
+  let out: Invocation;
+  beforeAll(async () => {
+    const dir = join(fixtureOpenNextPath(), 'server-functions', 'default');
+    const { stdout } = await run(process.execPath, [join(__dirname, 'invoke-server.mjs'), dir, '/dynamic', '/', '/does-not-exist'], { maxBuffer: 64 << 20 });
+    out = JSON.parse(stdout);
+  });
+
+  test('renders the dynamic page per request, with the viewer host from x-forwarded-host', () => {
+    const dynamic = out.results[0];
+    expect(dynamic.statusCode).toBe(200);
+    expect(dynamic.headers['content-type']).toMatch(/^text\/html/);
+    expect(dynamic.headers['cache-control']).toMatch(/no-store/);
+    expect(dynamic.body).toContain('<h1>Dynamic page</h1>');
+    expect(dynamic.body).toMatch(/host=(<!-- -->)?zmanim\.example\.com/);
+  });
+
+  test('serves the prerendered static page with a CDN-cacheable Cache-Control', () => {
+    const home = out.results[1];
+    expect(home.statusCode).toBe(200);
+    expect(home.body).toContain('Static home page');
+    expect(home.headers['cache-control']).toMatch(/s-maxage=\d+/);
+    // next/image points at the optimiser behaviour, with the query string that keys its cache.
+    expect(home.body).toMatch(/\/_next\/image\?url=%2Fimages%2Flogo\.png&amp;w=\d+&amp;q=75/);
+  });
+
+  test('answers an unknown path with 404', () => {
+    expect(out.results[2].statusCode).toBe(404);
+  });
+});
+
+describe('CloudFront Function forwarded-host.js, executed on sample viewer-request events', () => {
+  // cloudfront-js-2.0 runs a top-level `handler`; evaluate the shipped file as it is.
+  const handler = new Function(`${readFileSync(join(SRC, 'forwarded-host.js'), 'utf8')}; return handler;`)() as (e: unknown) => any;
+  const event = (headers: Record<string, { value: string }>) => ({
+    version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '203.0.113.1' },
+    request: { method: 'GET', uri: '/dynamic', querystring: { a: { value: '1' } }, headers, cookies: {} },
+  });
+
+  test('copies the viewer Host into x-forwarded-host and keeps the rest', () => {
+    const request = handler(event({ host: { value: 'zmanim.shtetl.io' }, accept: { value: 'text/html' } }));
+    expect(request.headers['x-forwarded-host']).toEqual({ value: 'zmanim.shtetl.io' });
+    expect(request.headers.host).toEqual({ value: 'zmanim.shtetl.io' });
+    expect(request.headers.accept).toEqual({ value: 'text/html' });
+    expect(request.uri).toBe('/dynamic');
+    expect(request.querystring).toEqual({ a: { value: '1' } });
+  });
+
+  test('overwrites a spoofed x-forwarded-host with the real Host', () => {
+    const request = handler(event({ 'host': { value: 'zmanim.shtetl.io' }, 'x-forwarded-host': { value: 'evil.example' } }));
+    expect(request.headers['x-forwarded-host']).toEqual({ value: 'zmanim.shtetl.io' });
+  });
+
+  test('drops x-forwarded-host when there is no Host', () => {
+    const request = handler(event({ 'x-forwarded-host': { value: 'evil.example' } }));
+    expect(request.headers['x-forwarded-host']).toBeUndefined();
+  });
+});
+
+describe('ssm-env layer: secrets from SSM into process.env before the handler', () => {
+  let server: Server;
+  let endpoint: string;
+  const requests: { target: string; body: any }[] = [];
+  const store: Record<string, string> = { '/zmanim/test/clerk-secret-key': 'sk_test_value_from_ssm', '/zmanim/test/other': 'v2' };
+
+  beforeAll(async () => {
+    // A stand-in for the SSM endpoint (JSON 1.1 protocol), so the real SDK call runs.
+    server = createServer((req: IncomingMessage, res) => {
+      let raw = '';
+      req.on('data', (c) => { raw += c; });
+      req.on('end', () => {
+        const body = JSON.parse(raw);
+        requests.push({ target: String(req.headers['x-amz-target']), body });
+        const names: string[] = body.Names;
+        res.setHeader('content-type', 'application/x-amz-json-1.1');
+        res.end(JSON.stringify({
+          Parameters: names.filter((n) => n in store).map((n) => ({ Name: n, Type: 'SecureString', Value: store[n] })),
+          InvalidParameters: names.filter((n) => !(n in store)),
+        }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const runWithLayer = (parameters: string) => run(process.execPath, [
+    '--import', join(SRC, 'ssm-env-layer', 'ssm-env.mjs'),
+    '-e', 'console.log(JSON.stringify({ clerk: process.env.CLERK_SECRET_KEY, other: process.env.OTHER }))',
+  ], {
+    env: {
+      PATH: process.env.PATH, NODE_PATH: join(__dirname, '..', '..', 'node_modules'),
+      AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SSM: endpoint,
+      SSM_ENV_PARAMETERS: parameters,
+    },
+  });
+
+  test('sets each variable from its parameter, decrypted, in one GetParameters call', async () => {
+    const { stdout } = await runWithLayer('CLERK_SECRET_KEY=/zmanim/test/clerk-secret-key,OTHER=/zmanim/test/other');
+    expect(JSON.parse(stdout)).toEqual({ clerk: 'sk_test_value_from_ssm', other: 'v2' });
+    const call = requests[requests.length - 1];
+    expect(call.target).toBe('AmazonSSM.GetParameters');
+    expect(call.body).toEqual({ Names: ['/zmanim/test/clerk-secret-key', '/zmanim/test/other'], WithDecryption: true });
+  });
+
+  test('a missing parameter fails the cold start, naming it', async () => {
+    await expect(runWithLayer('CLERK_SECRET_KEY=/zmanim/test/missing')).rejects.toThrow(/SSM parameter\(s\) not found: \/zmanim\/test\/missing/);
+  });
+
+  test('a malformed SSM_ENV_PARAMETERS entry fails with the expected format', async () => {
+    await expect(runWithLayer('CLERK_SECRET_KEY')).rejects.toThrow(/is not ENV_NAME=\/parameter\/name/);
+  });
+
+  test('does nothing (no SSM call) without parameters', async () => {
+    const before = requests.length;
+    const { stdout } = await runWithLayer('');
+    expect(JSON.parse(stdout)).toEqual({});
+    expect(requests.length).toBe(before);
+  });
+});
