@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GENERATED_SECRETS, OPERATOR_SECRETS } from '../../src/zmanim/secrets';
@@ -57,7 +57,7 @@ test('no canary secret value appears in any file of cdk.out (templates, assets, 
 
 test('the canary check would see a leak (a value planted in cdk.out is found)', () => {
   const planted = join(outdir, 'planted.txt');
-  require('node:fs').writeFileSync(planted, `x${canary('jwt-secret')}x`);
+  writeFileSync(planted, `x${canary('jwt-secret')}x`);
   const found = filesUnder(outdir).some((file) => readFileSync(file, 'latin1').includes(canary('jwt-secret')));
   rmSync(planted);
   expect(found).toBe(true);

@@ -2,8 +2,8 @@ import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-l
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { functionLogging } from '../../internal/function-logging';
 import { GenerateSecretFunction } from './generate-secret-function';
+import { functionLogging } from '../../internal/function-logging';
 
 /**
  * Properties of {@link GeneratedSecrets}.

@@ -3,8 +3,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
-import { ZmanimConfig } from '../config';
 import { AlertTopic } from '../alert-topic';
+import { ZmanimConfig } from '../config';
 
 export interface HealthCheckStackProps extends StackProps {
   readonly config: ZmanimConfig;
