@@ -37,6 +37,18 @@ export interface ZmanimConfig {
   readonly ssmPrefix: string;
   /** CIDR of the VPC. */
   readonly vpcCidr: string;
+  /** The Next.js site (Next.js stack). */
+  readonly site: {
+    /**
+     * The `.open-next` folder of the web app's OpenNext build, absolute or relative to the
+     * repository root. The default is the fixture app this repository builds itself, so
+     * synth works on a fresh clone; the frontend workflow passes the real web app's build
+     * (`-c zmanim:site='{"openNextPath":"../web/.open-next"}'`).
+     */
+    readonly openNextPath: string;
+    /** Server function instances kept warm every 5 minutes (0: no warmer). */
+    readonly warmerConcurrency: number;
+  };
   /** The GitHub repositories that deploy this system (OIDC trust). */
   readonly github: {
     /** `owner/name` of this infrastructure repository. */
@@ -62,6 +74,7 @@ export const DEFAULT_CONFIG: ZmanimConfig = {
   alertEmails: ['ops@shtetl.io'],
   ssmPrefix: '/zmanim/prod',
   vpcCidr: '10.40.0.0/16',
+  site: { openNextPath: 'test/fixtures/nextjs-app/.open-next', warmerConcurrency: 1 },
   github: {
     infrastructureRepository: 'shtetl/infrastructure',
     applicationRepository: 'shtetl/zmanim',
@@ -136,6 +149,12 @@ export function validateConfig(config: ZmanimConfig): ZmanimConfig {
   if (!/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/.test(config.vpcCidr)) {
     fail('vpcCidr', config.vpcCidr, 'must be an IPv4 CIDR from /16 to /24', 'Use a private range such as "10.40.0.0/16".');
   }
+  if (!config.site || typeof config.site.openNextPath !== 'string' || config.site.openNextPath.length === 0) {
+    fail('site.openNextPath', config.site?.openNextPath, 'must name the .open-next folder of an OpenNext build', 'Build the web app with `npx @opennextjs/aws build` and pass -c zmanim:site=\'{"openNextPath":"path/to/.open-next"}\'.');
+  }
+  if (!Number.isInteger(config.site.warmerConcurrency) || config.site.warmerConcurrency < 0 || config.site.warmerConcurrency > 100) {
+    fail('site.warmerConcurrency', config.site.warmerConcurrency, 'must be a whole number from 0 to 100', 'Use 0 (no warmer) or 1.');
+  }
   for (const [field, repo] of Object.entries(config.github)) {
     if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(repo)) {
       fail(`github.${field}`, repo, 'must be "owner/name" without wildcards', 'Use e.g. "shtetl/infrastructure".');
@@ -161,7 +180,7 @@ export function resolveConfig(getContext: (key: string) => unknown, env: NodeJS.
     merged[key] = typeof current === 'number' ? Number(value)
       : typeof current === 'boolean' ? String(value) === 'true'
         : Array.isArray(current) ? String(value).split(',').map((s) => s.trim())
-          : typeof current === 'object' && typeof value === 'string' ? JSON.parse(value)
+          : typeof current === 'object' && typeof value === 'string' ? { ...current, ...JSON.parse(value) }
             : value;
   }
   if (merged.account === undefined && env.CDK_DEFAULT_ACCOUNT) {

@@ -1,12 +1,16 @@
+import { isAbsolute, join } from 'node:path';
 import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ZmanimConfig } from './config';
+import { DEFAULT_CONFIG, ZmanimConfig } from './config';
+import { ensureFixtureSite } from './prepare-assets';
 import { CertificateStack } from './stacks/certificate-stack';
 import { ComputeStack } from './stacks/compute-stack';
+import { DnsRecordsStack } from './stacks/dns-records-stack';
 import { GitHubOidcStack } from './stacks/github-oidc-stack';
 import { HealthCheckStack } from './stacks/health-check-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
+import { NextjsStack } from './stacks/nextjs-stack';
 import { SecretsStack } from './stacks/secrets-stack';
 
 /** CloudFront certificates and Route 53 health-check metrics only exist in us-east-1. */
@@ -21,6 +25,8 @@ export interface ZmanimStacks {
   readonly compute: ComputeStack;
   readonly healthCheck?: HealthCheckStack;
   readonly githubOidc: GitHubOidcStack;
+  readonly nextjs: NextjsStack;
+  readonly dnsRecords: DnsRecordsStack;
 }
 
 /**
@@ -42,11 +48,20 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   const healthCheck = config.enableHealthCheck
     ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
     : undefined;
+  const nextjs = new NextjsStack(app, `${prefix}Nextjs`, {
+    ...stackProps(regional, `Next.js site at ${config.domain} (OpenNext, CloudFront)`),
+    openNextPath: siteBuild(config),
+    certificate: certificate.certificate,
+  });
+  const dnsRecords = new DnsRecordsStack(app, `${prefix}DnsRecords`, {
+    ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
+    distribution: nextjs.site.distribution,
+  });
   const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'));
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  return { network, secrets, monitoring, certificate, compute, healthCheck, githubOidc };
+  return { network, secrets, monitoring, certificate, compute, healthCheck, githubOidc, nextjs, dnsRecords };
 }
 
 /** Adds cdk-nag's AwsSolutions rules to every stack of the app. */
@@ -57,6 +72,17 @@ export function addNagChecks(app: App): void {
 /** All stacks of the app, in construction order. */
 export function allStacks(app: App): Stack[] {
   return app.node.children.filter((c): c is Stack => Stack.isStack(c));
+}
+
+/**
+ * The site's `.open-next` folder. The default is the repository's fixture app, built here
+ * when missing or stale so that synth works on a fresh clone; any other path must already
+ * be built (the frontend workflow builds the web app first).
+ */
+function siteBuild(config: ZmanimConfig): string {
+  const root = join(__dirname, '..', '..');
+  if (config.site.openNextPath === DEFAULT_CONFIG.site.openNextPath) return ensureFixtureSite(root);
+  return isAbsolute(config.site.openNextPath) ? config.site.openNextPath : join(root, config.site.openNextPath);
 }
 
 function capitalize(s: string): string {
