@@ -1,4 +1,5 @@
 import { awscdk, javascript, JsonFile } from 'projen';
+import { addWorkflows } from './projenrc/workflows';
 
 /**
  * The CDK version set that works together offline (see ../shared/TOOLCHAIN.md):
@@ -156,5 +157,8 @@ project.addTask('integ:deploy', {
 // Tests synthesize stacks whose Lambda code comes from assets/; bundle before jest.
 project.testTask.prependSpawn(project.bundler.bundleTask);
 project.testTask.spawn(project.tasks.tryFind('integ')!);
+
+// The seed's workflows (pr-checks, pr-e2e, deploy-prod-*, build-prod-ami): projenrc/workflows.ts.
+addWorkflows(project);
 
 project.synth();
