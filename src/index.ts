@@ -5,3 +5,4 @@ export * from './constructs/github-oidc';
 export * from './constructs/origin-verified-http-api';
 export * from './constructs/graviton-data-host';
 export * from './constructs/open-next-site';
+export * from './constructs/restic-backups';

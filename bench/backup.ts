@@ -1,0 +1,210 @@
+/**
+ * bench/backup: one simulated day of backups of a zmanim-shaped database, ours (per-source
+ * schedule, plain dumps deduplicated by restic) side by side with the earlier approach
+ * (`pg_dump -Fc | restic backup --stdin` of the whole database), then a verified restore.
+ * Real PostgreSQL 15, restic and s3rver over HTTPS on 127.0.0.1 (see test/restic-backups/harness.ts).
+ *
+ * Usage: bench/backup [--scale S] [--hours N]
+ *   --scale S  fraction of full scale (1 = 4.5M localities, 15M names); default 0.01
+ *   --hours N  hourly backups in the simulated day; default 24
+ * Prints `name: value unit` lines.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Harness } from '../test/restic-backups/harness';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  const v = i >= 0 ? Number(args[i + 1]) : dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number (got ${args[i + 1]})`);
+  return v;
+};
+const SCALE = opt('--scale', 0.01);
+const HOURS = Math.round(opt('--hours', 24));
+const LOCALITIES = Math.round(4_500_000 * SCALE);
+const NAMES = Math.round(15_000_000 * SCALE);
+const DB = 'zmanim';
+
+const h = new Harness();
+const out = (name: string, value: number | string, unit: string) => console.log(`${name}: ${value} ${unit}`);
+const err = (msg: string) => process.stderr.write(`bench/backup: ${msg}\n`);
+
+/** CPU seconds of PostgreSQL (the postmaster and every backend it reaped) so far. */
+function serverCpu(): number {
+  const pid = fs.readFileSync(path.join(h.pgData, 'postmaster.pid'), 'utf8').split('\n')[0];
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime stime cutime cstime are fields 14-17 of stat (11-14 after the command name).
+  const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(fields[i]), 0);
+  return ticks / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+}
+
+interface Cost { wall: number; cpu: number }
+
+/** Runs a bash command; returns wall seconds and CPU seconds (its descendants and PostgreSQL's). */
+function measure(command: string, env: NodeJS.ProcessEnv = h.env()): Cost {
+  const cpu0 = serverCpu();
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', `set -o pipefail; { ${command} ; } >/dev/null 2>"$BENCH_LOG" || exit $?; times`], {
+    encoding: 'utf8', env: { ...env, BENCH_LOG: path.join(h.dir, 'bench.log') }, maxBuffer: 1 << 20,
+  });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${command} failed (${r.status}): ${fs.readFileSync(path.join(h.dir, 'bench.log'), 'utf8').slice(-2000)}`);
+  // `times` prints the shell's own and its children's user/system times, e.g. "0m1.234s 0m0.100s".
+  const children = r.stdout.trim().split('\n').pop()!.split(/\s+/).map((t) => {
+    const m = /(\d+)m([\d.]+)s/.exec(t)!;
+    return Number(m[1]) * 60 + Number(m[2]);
+  });
+  return { wall, cpu: children[0] + children[1] + (serverCpu() - cpu0) };
+}
+
+/** Bytes the bucket holds under a repository prefix (every object: data, index, snapshots). */
+function prefixBytes(prefix: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p); else if (e.name.endsWith('._S3rver_object')) total += fs.statSync(p).size;
+    }
+  };
+  walk(path.join(h.s3Dir, h.bucket, prefix));
+  return total;
+}
+
+function createDatabase(): void {
+  h.asPostgres(['createdb', DB]);
+  h.psql(DB, `
+    CREATE SCHEMA geo; CREATE SCHEMA app;
+    CREATE TABLE geo.countries (code char(2) PRIMARY KEY, name text NOT NULL, continent char(2) NOT NULL);
+    INSERT INTO geo.countries SELECT chr(65 + i / 26) || chr(65 + i % 26), 'Country ' || i, 'EU' FROM generate_series(0, 249) i;
+    CREATE TABLE geo.localities (
+      id bigint PRIMARY KEY, geoname_id int NOT NULL, name text NOT NULL, ascii_name text NOT NULL,
+      country_code char(2) NOT NULL REFERENCES geo.countries, admin1 text, latitude double precision NOT NULL,
+      longitude double precision NOT NULL, elevation int, population bigint NOT NULL DEFAULT 0,
+      timezone text NOT NULL, feature_code text NOT NULL, updated_at timestamptz NOT NULL DEFAULT '2026-01-01');
+    INSERT INTO geo.localities
+      SELECT i, 1000000 + i, initcap(substr(md5(i::text), 1, 4 + i % 9)), substr(md5(i::text), 1, 4 + i % 9),
+        chr(65 + (i % 250) / 26) || chr(65 + (i % 250) % 26), 'Region ' || (i % 97),
+        round((random() * 180 - 90)::numeric, 5), round((random() * 360 - 180)::numeric, 5),
+        (random() * 3000)::int, (random() ^ 4 * 1000000)::bigint,
+        (ARRAY['Europe/London','America/New_York','Asia/Jerusalem','Europe/Paris','America/Los_Angeles','Australia/Sydney'])[1 + i % 6],
+        (ARRAY['PPL','PPLA','PPLA2','PPLC','PPLX'])[1 + i % 5], '2026-01-01'
+      FROM generate_series(1, ${LOCALITIES}) i;
+    CREATE TABLE geo.locality_names (
+      id bigint PRIMARY KEY, locality_id bigint NOT NULL REFERENCES geo.localities, language text NOT NULL,
+      name text NOT NULL, is_preferred boolean NOT NULL DEFAULT false);
+    INSERT INTO geo.locality_names
+      SELECT i, 1 + (i * 7919) % ${LOCALITIES}, (ARRAY['en','he','yi','fr','de','ru','es'])[1 + i % 7],
+        initcap(substr(md5((i * 31)::text), 1, 5 + i % 12)), i % 5 = 0
+      FROM generate_series(1, ${NAMES}) i;
+    CREATE INDEX localities_ascii_name ON geo.localities (lower(ascii_name) text_pattern_ops);
+    CREATE INDEX localities_country ON geo.localities (country_code);
+    CREATE INDEX localities_position ON geo.localities (latitude, longitude);
+    CREATE INDEX locality_names_locality ON geo.locality_names (locality_id);
+    CREATE INDEX locality_names_name ON geo.locality_names (lower(name) text_pattern_ops);
+    CREATE TABLE app.users (id serial PRIMARY KEY, clerk_id text UNIQUE NOT NULL, email text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO app.users (clerk_id, email, created_at) SELECT 'user_' || md5(i::text), 'u' || i || '@example.org', '2026-01-01' FROM generate_series(1, 2000) i;
+    CREATE TABLE app.saved_locations (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES app.users,
+      locality_id bigint NOT NULL, label text, created_at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO app.saved_locations (user_id, locality_id, label, created_at)
+      SELECT 1 + i % 2000, 1 + (i * 104729) % ${LOCALITIES}, 'Home ' || i, '2026-01-01' FROM generate_series(1, 3000) i;
+    CREATE TABLE app.preferences (user_id int PRIMARY KEY REFERENCES app.users, calculation text NOT NULL, candle_minutes int NOT NULL);
+    INSERT INTO app.preferences SELECT i, 'GRA', 18 FROM generate_series(1, 2000) i;
+    VACUUM ANALYZE;`);
+}
+
+/** A few application rows change every hour. */
+function hourOfAppChanges(hour: number): void {
+  h.psql(DB, `
+    INSERT INTO app.users (clerk_id, email) SELECT 'user_new_${hour}_' || i, 'new${hour}_' || i || '@example.org' FROM generate_series(1, 3) i;
+    UPDATE app.saved_locations SET label = 'Work ${hour}' WHERE id % 300 = ${hour % 300};
+    UPDATE app.preferences SET candle_minutes = 20 + ${hour} % 20 WHERE user_id % 500 = ${hour};`);
+}
+
+/** The daily correction of the geo data: 0.01 % of localities. */
+function geoCorrection(): void {
+  h.psql(DB, `UPDATE geo.localities SET elevation = elevation + 1, updated_at = '2026-01-02' WHERE id % 10000 = 4321;`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await h.start();
+  err(`scale ${SCALE}: ${LOCALITIES} localities, ${NAMES} names; work dir ${h.dir}`);
+  let t = Date.now();
+  createDatabase();
+  out('generate_seconds', ((Date.now() - t) / 1000).toFixed(1), 's');
+  out('database_bytes', h.psql(DB, `SELECT pg_database_size('${DB}')`), 'bytes');
+  out('localities', LOCALITIES, 'rows');
+  out('locality_names', NAMES, 'rows');
+
+  // Ours: the zmanim sources (application tables hourly, the whole database daily).
+  h.addSource({ name: 'app', kind: 'postgres', database: DB, pgDumpArgs: '--exclude-schema=geo --clean --if-exists', keep: { HOURLY: 24, DAILY: 7 } });
+  h.addSource({ name: 'database', kind: 'postgres', database: DB, full: true, verifySql: `SELECT count(*) = ${LOCALITIES} FROM geo.localities` });
+  const ours = (cmd: string) => measure(`${__dirname}/../src/constructs/restic-backups/host/restic-backups ${cmd}`);
+  // The earlier approach: its own repositories, same password and server.
+  const oldEnv = (prefix: string) => ({ ...h.env(), RESTIC_REPOSITORY: `s3:https://127.0.0.1:${h.s3Port}/${h.bucket}/${prefix}`, RESTIC_PASSWORD_FILE: h.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(h.dir, `cache-${prefix}`) });
+  const old = (prefix: string) => measure(`runuser -u postgres -- pg_dump -Fc ${DB} | restic --cacert ${h.cacert} backup --stdin --stdin-filename ${DB}.dump --tag old`, oldEnv(prefix));
+  for (const prefix of ['old-hourly', 'old-daily']) execFileSync('restic', ['--cacert', h.cacert, 'init', '--repository-version', '2'], { env: oldEnv(prefix), stdio: 'ignore' });
+  if (h.run(['init']).status !== 0) throw new Error('restic-backups init failed');
+
+  // Day 0 (not counted): every repository holds yesterday's backups.
+  t = Date.now();
+  const firstFull = ours('backup database');
+  ours('backup app');
+  out('ours_first_full_backup_seconds', firstFull.wall.toFixed(1), 's');
+  const oldFirst = old('old-hourly');
+  old('old-daily');
+  out('old_full_backup_seconds', oldFirst.wall.toFixed(1), 's');
+  err(`baseline done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+
+  const before = { ours: prefixBytes('restic'), oldHourly: prefixBytes('old-hourly'), oldDaily: prefixBytes('old-daily') };
+  const sum = { ours: { wall: 0, cpu: 0 }, old: { wall: 0, cpu: 0 } };
+  const add = (a: Cost, b: Cost) => { a.wall += b.wall; a.cpu += b.cpu; };
+  for (let hour = 0; hour < HOURS; hour++) {
+    hourOfAppChanges(hour);
+    if (hour === 2) geoCorrection();
+    add(sum.ours, ours('backup app'));
+    // The daily full backup of ours runs after the correction, at 02:30.
+    if (hour === 2) add(sum.ours, ours('backup database'));
+    add(sum.old, old('old-hourly'));
+    err(`hour ${hour + 1}/${HOURS}: ours ${sum.ours.cpu.toFixed(1)} cpu-s, old ${sum.old.cpu.toFixed(1)} cpu-s`);
+  }
+  const oldDay = old('old-daily');
+  const bytes = {
+    ours: prefixBytes('restic') - before.ours,
+    oldHourly: prefixBytes('old-hourly') - before.oldHourly,
+    oldDaily: prefixBytes('old-daily') - before.oldDaily,
+  };
+  out('ours_day_backup_wall_seconds', sum.ours.wall.toFixed(1), 's');
+  out('ours_day_cpu_seconds', sum.ours.cpu.toFixed(1), 's');
+  out('ours_day_bytes_added', bytes.ours, 'bytes');
+  out('old_rpo1h_day_backup_wall_seconds', sum.old.wall.toFixed(1), 's');
+  out('old_rpo1h_day_cpu_seconds', sum.old.cpu.toFixed(1), 's');
+  out('old_rpo1h_day_bytes_added', bytes.oldHourly, 'bytes');
+  out('old_rpo24h_day_backup_wall_seconds', oldDay.wall.toFixed(1), 's');
+  out('old_rpo24h_day_cpu_seconds', oldDay.cpu.toFixed(1), 's');
+  out('old_rpo24h_day_bytes_added', bytes.oldDaily, 'bytes');
+  out('ours_vs_old_rpo1h_cpu_percent', (100 * sum.ours.cpu / sum.old.cpu).toFixed(1), '%');
+  out('ours_vs_old_rpo1h_bytes_percent', (100 * bytes.ours / bytes.oldHourly).toFixed(1), '%');
+  out('ours_vs_old_rpo24h_cpu_percent', (100 * sum.ours.cpu / oldDay.cpu).toFixed(1), '%');
+
+  // RTO: the latest state (the daily full snapshot, then the newest hourly one) into a fresh
+  // database, verified (tables, the locality count) before it could be swapped in.
+  const expected = h.psql(DB, 'SELECT count(*) FROM app.users') + ' ' + h.psql(DB, 'SELECT sum(elevation) FROM geo.localities');
+  const restore = ours('restore --into zmanim_restored --no-swap');
+  const got = h.psql('zmanim_restored', 'SELECT count(*) FROM app.users') + ' ' + h.psql('zmanim_restored', 'SELECT sum(elevation) FROM geo.localities');
+  if (got !== expected) throw new Error(`restored database differs: ${got} vs ${expected}`);
+  out('restore_seconds', restore.wall.toFixed(1), 's');
+  out('restore_cpu_seconds', restore.cpu.toFixed(1), 's');
+  out('restore_verified', 1, 'bool');
+  out('bench_total_seconds', ((Date.now() - started) / 1000).toFixed(0), 's');
+}
+
+main().then(() => h.stop(), async (e) => {
+  err(String(e instanceof Error ? e.stack : e));
+  await h.stop();
+  process.exit(1);
+});

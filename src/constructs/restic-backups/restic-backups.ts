@@ -1,0 +1,607 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { Arn, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct, IConstruct } from 'constructs';
+import { suppressNag } from '../../internal/nag';
+import { HostFile, IManagedHost } from '../graviton-data-host/managed-host';
+
+/** The host script; read at synth time (the build copies host/ beside the compiled module). */
+const SCRIPT_PATH = join(__dirname, 'host', 'restic-backups');
+const INSTALL_PATH = '/usr/local/sbin/restic-backups';
+const CONFIG_DIR = '/etc/restic-backups';
+const UNIT_DIR = '/etc/systemd/system';
+const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_.$*-]*$/;
+
+/** How many snapshots of a source `restic forget` keeps (each bucket: the newest per period). */
+export interface ResticRetention {
+  /** @default - none */
+  readonly last?: number;
+  /** @default - none */
+  readonly hourly?: number;
+  /** @default 7 */
+  readonly daily?: number;
+  /** @default 4 */
+  readonly weekly?: number;
+  /** @default 3 */
+  readonly monthly?: number;
+  /** @default - none */
+  readonly yearly?: number;
+}
+
+/** A PostgreSQL database (or part of one) dumped with `pg_dump` as plain, uncompressed SQL. */
+export interface PostgresDumpOptions {
+  /** The database to dump. */
+  readonly database: string;
+  /**
+   * Only these schemas (`pg_dump --schema`). A source with `schemas`, `excludeSchemas` or
+   * `tables` is partial: a restore applies it on top of the database's full source.
+   * @default - every schema
+   */
+  readonly schemas?: string[];
+  /**
+   * Every schema but these (`pg_dump --exclude-schema`).
+   * @default - none excluded
+   */
+  readonly excludeSchemas?: string[];
+  /**
+   * Only these tables (`pg_dump --table`, patterns allowed).
+   * @default - every table
+   */
+  readonly tables?: string[];
+  /**
+   * A query that must return `true` in a restored database before it is swapped in (and in
+   * every restore drill), e.g. `SELECT count(*) > 1000000 FROM geo.localities`.
+   * @default - the restore checks that the database has tables and loaded without error
+   */
+  readonly verifyQuery?: string;
+}
+
+/** One thing to back up, on its own schedule, with its own retention. */
+export interface ResticBackupSource {
+  /** Name of the source: lowercase letters, digits and dashes; the snapshot tag is `source:NAME`. */
+  readonly name: string;
+
+  /**
+   * How often the source is backed up. The backup-age alarm fires when no backup succeeded
+   * for twice this long. From 5 minutes to 3 days (CloudWatch evaluates at most 7 days).
+   */
+  readonly interval: Duration;
+
+  /**
+   * When the timer fires, as a systemd `OnCalendar` expression (host time, UTC on AWS).
+   * @default - derived from `interval`: `*:00/15:00` for 15 minutes, `*:05:00` hourly,
+   * `00/6:05:00` every 6 hours, `02:30:00` daily
+   */
+  readonly schedule?: string;
+
+  /** @default - daily 7, weekly 4, monthly 3 */
+  readonly retention?: ResticRetention;
+
+  /** Dump a PostgreSQL database (exactly one of `postgres`, `command`, `paths`). */
+  readonly postgres?: PostgresDumpOptions;
+
+  /**
+   * A shell command (bash, pipefail) whose standard output is backed up. A non-zero exit
+   * status means the backup failed, and no snapshot is kept.
+   */
+  readonly command?: string;
+
+  /**
+   * OS user that runs `command`.
+   * @default root
+   */
+  readonly commandUser?: string;
+
+  /** Files or directories to back up (absolute paths). */
+  readonly paths?: string[];
+}
+
+/** Properties of {@link ResticBackups}. */
+export interface ResticBackupsProps {
+  /** The host whose sources are backed up: it gets the scripts, units, timers and grants. */
+  readonly host: IManagedHost;
+
+  /**
+   * SSM SecureString parameter holding the repository password (e.g.
+   * `/zmanim/prod/restic-password`). The host reads it with `aws ssm get-parameter` each time
+   * restic runs; the value is never in the template or on disk.
+   */
+  readonly passwordParameterName: string;
+
+  /** KMS key of the password parameter when it is not the account's `aws/ssm` key. @default - aws/ssm */
+  readonly passwordParameterKey?: kms.IKey;
+
+  /** What to back up. At least one. */
+  readonly sources: ResticBackupSource[];
+
+  /** Where alarms (backup age, failures, restore drill) notify. @default - alarms without actions */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Name of this backup set: the `BackupSet` dimension of every metric.
+   * @default - a name unique to this construct
+   */
+  readonly backupSetName?: string;
+
+  /** CloudWatch namespace of the metrics. @default 'ResticBackups' */
+  readonly metricsNamespace?: string;
+
+  /** Key prefix of the repository in the bucket. @default 'restic' */
+  readonly repositoryPrefix?: string;
+
+  /** Encrypt the bucket with this key instead of S3-managed keys. @default - SSE-S3 */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * How long S3 keeps object versions that restic replaced or deleted: the window in which
+   * a repository damaged from the host (deleted or overwritten objects) can be recovered.
+   * @default Duration.days(30)
+   */
+  readonly noncurrentVersionRetention?: Duration;
+
+  /**
+   * Enables S3 Object Lock (governance mode) with this default retention: no version can be
+   * deleted before it ends, by anyone without `s3:BypassGovernanceRetention`. Only at bucket
+   * creation. Locked versions are still billed after restic prunes them.
+   * @default - no Object Lock
+   */
+  readonly objectLockRetention?: Duration;
+
+  /** Bucket for S3 server access logs of the repository bucket. @default - none (CloudTrail data events are the audit trail) */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /** When `forget --prune` applies every source's retention (systemd OnCalendar). @default '*-*-* 04:10:00' */
+  readonly pruneSchedule?: string;
+
+  /** When `restic check` runs (systemd OnCalendar). @default '*-*-* 05:10:00' */
+  readonly checkSchedule?: string;
+
+  /** Each check reads 1/N of the data, rotating daily, so all of it is read every N days. @default 7 */
+  readonly checkDataSubsets?: number;
+
+  /**
+   * When the restore drill runs (systemd OnCalendar); it needs a PostgreSQL source of a whole
+   * database. Empty string: no drill.
+   * @default 'Sun *-*-* 05:40:00' (weekly)
+   */
+  readonly drillSchedule?: string;
+
+  /** OS user that runs pg_dump and psql (peer authentication). @default 'postgres' */
+  readonly postgresOsUser?: string;
+
+  /** PostgreSQL's Unix socket directory. @default '/run/postgresql' */
+  readonly postgresSocketDirectory?: string;
+
+  /** @default 5432 */
+  readonly postgresPort?: number;
+}
+
+/**
+ * Scheduled, encrypted, verified restic backups of a host's data to a versioned S3 bucket,
+ * with retention, integrity checks, a restore command and a weekly restore drill.
+ *
+ * The host gets `/usr/local/sbin/restic-backups` (backup, forget, check, restore, drill),
+ * one systemd timer per source and timers for prune, check and drill. Each source is a
+ * PostgreSQL dump (plain SQL, uncompressed, so restic deduplicates unchanged data and
+ * compresses the rest), a command or paths. A source command that fails never leaves a
+ * snapshot. Successful backups publish metrics; alarms fire when a source's newest backup
+ * is older than twice its interval, on any failure, and when a drill fails.
+ *
+ * @example
+ * new ResticBackups(this, 'Backups', {
+ *   host,
+ *   passwordParameterName: '/zmanim/prod/restic-password',
+ *   sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim' } }],
+ *   alarmTopic,
+ * });
+ */
+export class ResticBackups extends Construct {
+  /** The repository bucket. */
+  public readonly bucket: s3.Bucket;
+  /** `s3:https://.../bucket/prefix`, for restic's `-r`. */
+  public readonly repository: string;
+  /** The `BackupSet` metric dimension. */
+  public readonly backupSetName: string;
+  /** CloudWatch namespace of the metrics. */
+  public readonly metricsNamespace: string;
+  /** One alarm per source: no successful backup for twice its interval. */
+  public readonly backupAgeAlarms: cloudwatch.Alarm[] = [];
+  /** Any failed backup, forget, check or drill. */
+  public readonly failureAlarm: cloudwatch.Alarm;
+  /** A restore drill that did not verify (undefined without a drill). */
+  public readonly drillAlarm?: cloudwatch.Alarm;
+
+  private readonly prefix: string;
+  private readonly passwordParameterArn: string;
+  private readonly passwordParameterKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: ResticBackupsProps) {
+    super(scope, id);
+    const where = `ResticBackups ${this.node.path}`;
+    validate(where, props);
+    this.prefix = props.repositoryPrefix ?? 'restic';
+    this.backupSetName = props.backupSetName ?? Names.uniqueResourceName(this, { maxLength: 64 });
+    this.metricsNamespace = props.metricsNamespace ?? 'ResticBackups';
+    this.passwordParameterKey = props.passwordParameterKey;
+    const stack = Stack.of(this);
+    this.passwordParameterArn = Arn.format({ service: 'ssm', resource: 'parameter', resourceName: props.passwordParameterName.replace(/^\//, '') }, stack);
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: props.encryptionKey ? true : undefined,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      objectLockEnabled: props.objectLockRetention ? true : undefined,
+      objectLockDefaultRetention: props.objectLockRetention ? s3.ObjectLockRetention.governance(props.objectLockRetention) : undefined,
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      serverAccessLogsPrefix: props.serverAccessLogsBucket ? `${this.backupSetName}/` : undefined,
+      lifecycleRules: [{
+        id: 'noncurrent-versions-and-incomplete-uploads',
+        noncurrentVersionExpiration: props.noncurrentVersionRetention ?? Duration.days(30),
+        expiredObjectDeleteMarker: true,
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      }],
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    if (!props.serverAccessLogsBucket) {
+      suppressNag(this.bucket, [{
+        id: 'AwsSolutions-S1',
+        reason: 'Server access logs are opt-in (serverAccessLogsBucket): only the backup host and operators reach this private, TLS-only bucket, and CloudTrail records its API calls',
+      }]);
+    }
+    this.repository = `s3:https://s3.${stack.region}.${Aws.URL_SUFFIX}/${this.bucket.bucketName}/${this.prefix}`;
+
+    // The host writes backups, applies retention (prune) and restores.
+    this.grantBackup(props.host);
+    this.grantPrune(props.host);
+    this.grantRestore(props.host);
+
+    const drill = props.drillSchedule ?? 'Sun *-*-* 05:40:00';
+    const fullDatabases = props.sources.filter((s) => s.postgres && isFull(s.postgres)).map((s) => s.postgres!.database);
+    if (drill && fullDatabases.length !== 1) {
+      throw new Error(`${where}: the restore drill needs exactly one source that dumps a whole PostgreSQL database, found ${fullDatabases.length} (a postgres source without schemas, excludeSchemas or tables); add one, or pass drillSchedule: '' to run no drill.`);
+    }
+    this.installOnHost(props, drill);
+
+    const actions = props.alarmTopic ? [new cw_actions.SnsAction(props.alarmTopic)] : [];
+    const notify = (alarm: cloudwatch.Alarm) => {
+      actions.forEach((a) => { alarm.addAlarmAction(a); alarm.addOkAction(a); });
+      return alarm;
+    };
+    for (const source of props.sources) {
+      const minutes = source.interval.toMinutes();
+      // Hourly buckets (or the interval, when shorter), and the alarm looks back twice the
+      // interval: missing data is breaching, so a dead host or timer also alarms.
+      const periodMinutes = Math.min(minutes, 60);
+      const periods = Math.ceil((2 * minutes) / periodMinutes);
+      this.backupAgeAlarms.push(notify(new cloudwatch.Alarm(this, `BackupAge-${source.name}`, {
+        alarmDescription: `${this.backupSetName}: no successful backup of source "${source.name}" for ${2 * minutes} minutes (twice its interval). See the README runbook (ResticBackups).`,
+        metric: this.metricBackupSuccess(source.name, { period: Duration.minutes(periodMinutes) }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      })));
+    }
+    this.failureAlarm = notify(new cloudwatch.Alarm(this, 'Failures', {
+      alarmDescription: `${this.backupSetName}: a backup, forget, check or restore drill failed (journalctl -u 'restic-backups*' on the host).`,
+      metric: this.metricFailures(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    if (drill) {
+      this.drillAlarm = notify(new cloudwatch.Alarm(this, 'DrillFailed', {
+        alarmDescription: `${this.backupSetName}: the restore drill did not restore and verify the latest backup (journalctl -u restic-backups-drill).`,
+        metric: this.metricDrillSuccess(),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }));
+    }
+  }
+
+  /**
+   * Lets the grantee create snapshots: read the repository, write new objects, and delete
+   * lock files (every restic run deletes its own lock). Nothing else can be deleted.
+   */
+  public grantBackup(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, 'Backup', [
+      this.statement(['s3:ListBucket', 's3:GetBucketLocation'], [this.bucket.bucketArn]),
+      this.statement(['s3:GetObject', 's3:PutObject'], [this.objects('*')]),
+      this.statement(['s3:DeleteObject'], [this.objects('locks/*')]),
+    ], true);
+  }
+
+  /**
+   * Lets the grantee apply retention: `forget` deletes snapshot files, `prune` deletes and
+   * rewrites index and pack files. With versioning, a delete only hides the object: the
+   * grantee cannot delete versions, so S3 keeps them for `noncurrentVersionRetention`.
+   */
+  public grantPrune(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, 'Prune', [
+      this.statement(['s3:DeleteObject'], ['snapshots/*', 'index/*', 'data/*'].map((p) => this.objects(p))),
+    ], false);
+  }
+
+  /** Lets the grantee list and restore snapshots (reading, and its own lock files). */
+  public grantRestore(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, 'Restore', [
+      this.statement(['s3:ListBucket', 's3:GetBucketLocation'], [this.bucket.bucketArn]),
+      this.statement(['s3:GetObject'], [this.objects('*')]),
+      this.statement(['s3:PutObject', 's3:DeleteObject'], [this.objects('locks/*')]),
+    ], true);
+  }
+
+  /** Successful backups of one source (Sum per period; 0 or missing means none). */
+  public metricBackupSuccess(sourceName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupSuccess', { Source: sourceName }, { statistic: 'Sum', ...props });
+  }
+
+  /** Seconds each backup of one source took. */
+  public metricBackupDuration(sourceName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupDuration', { Source: sourceName }, { statistic: 'Maximum', ...props });
+  }
+
+  /** Bytes each backup of one source added to the repository (after deduplication and compression). */
+  public metricBackupAddedBytes(sourceName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupAddedBytes', { Source: sourceName }, { statistic: 'Sum', ...props });
+  }
+
+  /** Failed operations of any kind (backup, forget, check, drill). */
+  public metricFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('Failure', {}, { statistic: 'Sum', ...props });
+  }
+
+  /** Restore drill results: 1 verified, 0 failed. */
+  public metricDrillSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DrillSuccess', {}, { statistic: 'Minimum', period: Duration.hours(1), ...props });
+  }
+
+  /** Seconds the restore drill took to restore and verify (the measured RTO of the database). */
+  public metricDrillDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DrillDuration', {}, { statistic: 'Maximum', period: Duration.days(1), ...props });
+  }
+
+  private metric(name: string, dims: { [k: string]: string }, props: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: name,
+      dimensionsMap: { BackupSet: this.backupSetName, ...dims },
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  private objects(pattern: string): string {
+    return this.bucket.arnForObjects(`${this.prefix}/${pattern}`);
+  }
+
+  private statement(actions: string[], resources: string[]): iam.PolicyStatement {
+    return new iam.PolicyStatement({ actions, resources });
+  }
+
+  /**
+   * Adds the statements to a policy of this construct attached to the grantee's role (so the
+   * cdk-nag reasons sit next to the statements), or to the principal's own policy otherwise.
+   */
+  private grant(grantee: iam.IGrantable, name: string, statements: iam.PolicyStatement[], password: boolean): iam.Grant {
+    if (password) {
+      statements.push(this.statement(['ssm:GetParameter'], [this.passwordParameterArn]));
+      this.passwordParameterKey?.grantDecrypt(grantee);
+    }
+    if (this.bucket.encryptionKey) {
+      if (name === 'Restore') this.bucket.encryptionKey.grantDecrypt(grantee);
+      else if (name === 'Backup') this.bucket.encryptionKey.grantEncryptDecrypt(grantee);
+    }
+    const principal = grantee.grantPrincipal;
+    const id = `${name}Policy${Names.nodeUniqueId((grantee as unknown as IConstruct).node ?? this.node).slice(-8)}`;
+    if (iam.Role.isRole(principal) || isImportedRole(principal)) {
+      const policy = new iam.Policy(this, id, { statements });
+      policy.attachToRole(principal as unknown as iam.IRole);
+      suppressNag(policy, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'restic names its objects by content hash under fixed folders of the repository prefix; the wildcard is limited to that prefix (and to locks/, snapshots/, index/, data/ for deletes)',
+        appliesTo: [...new Set(statements.flatMap((s) => s.resources).filter((r) => r.includes('*')).map((r) => nagResource(this, r)))],
+      }]);
+      return iam.Grant.drop(grantee, `${name} on ${this.node.path}`);
+    }
+    statements.forEach((s) => principal.addToPrincipalPolicy(s));
+    return iam.Grant.drop(grantee, `${name} on ${this.node.path}`);
+  }
+
+  private installOnHost(props: ResticBackupsProps, drill: string): void {
+    const stack = Stack.of(this);
+    const files: HostFile[] = [];
+    const env = (name: string, value: string, overridable = false) =>
+      overridable ? `[[ -v ${name} ]] || ${name}=${shq(value)}` : `${name}=${shq(value)}`;
+    // Tokens (bucket, region) make this file part of user data, so it stays small.
+    files.push({
+      path: `${CONFIG_DIR}/restic-backups.env`,
+      mode: '0600',
+      content: [
+        '# Written by the ResticBackups construct. Variables set in the environment win.',
+        env('RESTIC_REPOSITORY', this.repository),
+        env('RESTIC_PASSWORD_COMMAND', `aws ssm get-parameter --region ${stack.region} --name ${props.passwordParameterName} --with-decryption --query Parameter.Value --output text`, true),
+        env('RESTIC_BACKUPS_SET', this.backupSetName),
+        env('RESTIC_BACKUPS_NAMESPACE', this.metricsNamespace),
+        env('RESTIC_BACKUPS_PUT_METRIC_COMMAND', `aws cloudwatch put-metric-data --region ${stack.region}`, true),
+        env('RESTIC_BACKUPS_CHECK_SUBSETS', String(props.checkDataSubsets ?? 7)),
+        env('RESTIC_BACKUPS_PG_OS_USER', props.postgresOsUser ?? 'postgres'),
+        env('AWS_REGION', stack.region),
+        `PGHOST=${shq(props.postgresSocketDirectory ?? '/run/postgresql')} PGPORT=${props.postgresPort ?? 5432}`,
+        'export AWS_REGION PGHOST PGPORT',
+        '',
+      ].join('\n'),
+    });
+    files.push({ path: INSTALL_PATH, mode: '0755', content: readFileSync(SCRIPT_PATH, 'utf8') });
+
+    const timers: string[] = [];
+    const unit = (description: string, exec: string, timeout: string) => [
+      '[Unit]', `Description=${description} (ResticBackups)`, 'After=network-online.target', 'Wants=network-online.target', '',
+      // Low priority: backups must not starve the API on a small host.
+      '[Service]', 'Type=oneshot', `ExecStart=${exec}`, 'Nice=10', 'IOSchedulingClass=best-effort', 'IOSchedulingPriority=7',
+      'CPUWeight=20', `TimeoutStartSec=${timeout}`, '',
+    ].join('\n');
+    const timer = (name: string, description: string, onCalendar: string, service: string) => {
+      timers.push(`${name}.timer`);
+      files.push({
+        path: `${UNIT_DIR}/${name}.timer`,
+        content: ['[Unit]', `Description=${description} (ResticBackups)`, '', '[Timer]', `OnCalendar=${onCalendar}`,
+          'Persistent=true', 'RandomizedDelaySec=60', `Unit=${service}`, '', '[Install]', 'WantedBy=timers.target', ''].join('\n'),
+      });
+    };
+
+    files.push({ path: `${UNIT_DIR}/restic-backups@.service`, content: unit('restic backup of source %i', `${INSTALL_PATH} backup %i`, '6h') });
+    for (const source of props.sources) {
+      files.push({ path: `${CONFIG_DIR}/sources/${source.name}.env`, mode: '0600', content: sourceConfig(source) });
+      timer(`restic-backups-${source.name}`, `restic backup of source ${source.name}`, source.schedule ?? scheduleFor(source.interval), `restic-backups@${source.name}.service`);
+    }
+    for (const [name, description, onCalendar, timeout] of [
+      ['forget', 'restic retention (forget and prune)', props.pruneSchedule ?? '*-*-* 04:10:00', '6h'],
+      ['check', 'restic repository check', props.checkSchedule ?? '*-*-* 05:10:00', '6h'],
+      ['drill', 'restic restore drill', drill, '3h'],
+    ]) {
+      if (!onCalendar) continue;
+      files.push({ path: `${UNIT_DIR}/restic-backups-${name}.service`, content: unit(description, `${INSTALL_PATH} ${name}`, timeout) });
+      timer(`restic-backups-${name}`, description, onCalendar, `restic-backups-${name}.service`);
+    }
+    props.host.addFiles(...files);
+
+    const sources = props.sources.map((s) => `${s.name}.env`).join(' ');
+    props.host.addBootCommands(
+      // Sources no longer configured: their files and timers go (idempotent at every boot).
+      `for f in ${CONFIG_DIR}/sources/*.env; do case " ${sources} " in *" $(basename "$f") "*) ;; *) rm -f "$f";; esac; done`,
+      `for t in ${UNIT_DIR}/restic-backups-*.timer; do case " ${timers.join(' ')} " in *" $(basename "$t") "*) ;; *) systemctl disable --now "$(basename "$t")" || true; rm -f "$t";; esac; done`,
+      'command -v restic >/dev/null || { echo "ResticBackups: restic is not installed on this host (install restic 0.14 or newer in the AMI)" >&2; exit 1; }',
+      'install -d -m 0700 /var/cache/restic-backups',
+      'systemctl daemon-reload',
+      // Creates the repository on first boot; fails the boot on a wrong password.
+      `${INSTALL_PATH} init`,
+      `systemctl enable --now ${timers.join(' ')}`,
+    );
+  }
+}
+
+function isFull(p: PostgresDumpOptions): boolean {
+  return !(p.schemas?.length || p.excludeSchemas?.length || p.tables?.length);
+}
+
+function isImportedRole(p: iam.IPrincipal): boolean {
+  return typeof (p as Partial<iam.IRole>).roleName === 'string' && typeof (p as Partial<iam.IRole>).attachInlinePolicy === 'function';
+}
+
+/** The resource as cdk-nag prints it in `appliesTo` (`Resource::<Logical.Arn>/restic/*`). */
+function nagResource(scope: Construct, arn: string): string {
+  const resolved = Stack.of(scope).resolve(arn) as unknown;
+  const parts = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join']?.[1] ?? [resolved];
+  return 'Resource::' + parts.map((p) => {
+    if (typeof p === 'string') return p;
+    const att = (p as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+    return att ? `<${att.join('.')}>` : JSON.stringify(p);
+  }).join('');
+}
+
+/** Bash single-quoting (token-safe: tokens are plain strings without quotes). */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+function sourceConfig(source: ResticBackupSource): string {
+  const r = source.retention ?? {};
+  const lines = [`# Source ${source.name}, written by the ResticBackups construct.`];
+  if (source.postgres) {
+    const p = source.postgres;
+    const args = [
+      ...(p.schemas ?? []).map((s) => `--schema=${s}`),
+      ...(p.excludeSchemas ?? []).map((s) => `--exclude-schema=${s}`),
+      ...(p.tables ?? []).map((t) => `--table=${t}`),
+    ];
+    // A partial dump replaces its objects when it is applied on top of the full restore.
+    if (!isFull(p)) args.push('--clean', '--if-exists');
+    lines.push('SOURCE_KIND=postgres', `SOURCE_DATABASE=${shq(p.database)}`, `SOURCE_PG_DUMP_ARGS=${shq(args.join(' '))}`,
+      `SOURCE_PG_FULL=${isFull(p) ? 1 : 0}`, `SOURCE_FILENAME=${shq(`${source.name}.sql`)}`);
+    if (p.verifyQuery) lines.push(`SOURCE_VERIFY_SQL=${shq(p.verifyQuery)}`);
+  } else if (source.command) {
+    lines.push('SOURCE_KIND=command', `SOURCE_COMMAND=${shq(source.command)}`, `SOURCE_FILENAME=${shq(source.name)}`);
+    if (source.commandUser) lines.push(`SOURCE_USER=${shq(source.commandUser)}`);
+  } else {
+    lines.push('SOURCE_KIND=paths', `SOURCE_PATHS=${shq((source.paths ?? []).join(' '))}`);
+  }
+  const keep: Array<[string, number | undefined]> = [['LAST', r.last], ['HOURLY', r.hourly], ['DAILY', r.daily ?? 7],
+    ['WEEKLY', r.weekly ?? 4], ['MONTHLY', r.monthly ?? 3], ['YEARLY', r.yearly]];
+  for (const [k, v] of keep) if (v) lines.push(`KEEP_${k}=${v}`);
+  return lines.join('\n') + '\n';
+}
+
+/** A systemd OnCalendar expression for an interval that divides a day evenly. */
+export function scheduleFor(interval: Duration): string {
+  const m = interval.toMinutes();
+  if (m < 60 && 60 % m === 0) return `*-*-* *:00/${m}:00`;
+  if (m === 60) return '*-*-* *:05:00';
+  if (m % 60 === 0 && m < 1440 && 1440 % m === 0) return `*-*-* 00/${m / 60}:05:00`;
+  if (m === 1440) return '*-*-* 02:30:00';
+  throw new Error(`no default schedule for an interval of ${m} minutes: pass schedule (a systemd OnCalendar expression)`);
+}
+
+function validate(where: string, props: ResticBackupsProps): void {
+  const fail = (msg: string) => { throw new Error(`${where}: ${msg}`); };
+  if (!Token.isUnresolved(props.passwordParameterName) && !/^\/[A-Za-z0-9_.\-/]+$/.test(props.passwordParameterName)) {
+    fail(`passwordParameterName "${props.passwordParameterName}" must be an SSM parameter path such as "/zmanim/prod/restic-password".`);
+  }
+  if (props.sources.length === 0) fail('sources is empty: add at least one source (postgres, command or paths).');
+  const seen = new Set<string>();
+  for (const s of props.sources) {
+    if (!NAME.test(s.name)) fail(`source name "${s.name}" must be 1-40 lowercase letters, digits and dashes, starting with a letter or digit (e.g. "database").`);
+    if (['forget', 'check', 'drill'].includes(s.name)) fail(`source name "${s.name}" is reserved for a timer of its own; choose another.`);
+    if (seen.has(s.name)) fail(`source name "${s.name}" is used twice; names must be unique.`);
+    seen.add(s.name);
+    const kinds = [s.postgres, s.command, s.paths].filter((k) => k !== undefined).length;
+    if (kinds !== 1) fail(`source "${s.name}" needs exactly one of postgres, command or paths (got ${kinds}).`);
+    if (s.paths && (s.paths.length === 0 || s.paths.some((p) => !p.startsWith('/') || /\s/.test(p)))) {
+      fail(`source "${s.name}": paths ${JSON.stringify(s.paths)} must be absolute paths without spaces.`);
+    }
+    if (s.command !== undefined && s.command.trim() === '') fail(`source "${s.name}": command is empty.`);
+    if (s.postgres) {
+      for (const id of [s.postgres.database, ...(s.postgres.schemas ?? []), ...(s.postgres.excludeSchemas ?? []), ...(s.postgres.tables ?? [])]) {
+        if (!IDENTIFIER.test(id)) fail(`source "${s.name}": "${id}" is not a plain PostgreSQL name or pattern (letters, digits, _ . $ * -).`);
+      }
+    }
+    const minutes = s.interval.toMinutes({ integral: false });
+    if (!Number.isInteger(minutes) || minutes < 5 || minutes > 3 * 1440) {
+      fail(`source "${s.name}": interval ${s.interval.toHumanString()} must be whole minutes from 5 minutes to 3 days (its age alarm looks back twice the interval, and CloudWatch at most 7 days).`);
+    }
+    if (s.schedule === undefined) {
+      try { scheduleFor(s.interval); } catch (e) { fail(`source "${s.name}": ${(e as Error).message}.`); }
+    }
+    const r = s.retention;
+    if (r) {
+      const values = [r.last, r.hourly, r.daily, r.weekly, r.monthly, r.yearly];
+      if (values.some((v) => v !== undefined && (!Number.isInteger(v) || v < 0))) fail(`source "${s.name}": retention counts must be whole numbers >= 0 (got ${JSON.stringify(r)}).`);
+      const effective = [r.last, r.hourly, r.daily ?? 7, r.weekly ?? 4, r.monthly ?? 3, r.yearly];
+      if (!effective.some((v) => (v ?? 0) > 0)) fail(`source "${s.name}": retention ${JSON.stringify(r)} keeps nothing; keep at least one snapshot (e.g. daily: 7).`);
+    }
+  }
+  const subsets = props.checkDataSubsets ?? 7;
+  if (!Number.isInteger(subsets) || subsets < 1 || subsets > 365) fail(`checkDataSubsets ${subsets} must be a whole number from 1 (read all data at every check) to 365.`);
+  const prefix = props.repositoryPrefix ?? 'restic';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/.test(prefix)) fail(`repositoryPrefix "${prefix}" must be a key prefix without leading or trailing slash (e.g. "restic").`);
+  const lock = props.objectLockRetention;
+  if (lock && lock.toDays({ integral: false }) < 1) fail(`objectLockRetention ${lock.toHumanString()} must be at least 1 day.`);
+}

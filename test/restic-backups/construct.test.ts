@@ -1,0 +1,233 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { HostFile, IManagedHost } from '../../src/constructs/graviton-data-host/managed-host';
+import { ResticBackups, ResticBackupsProps, scheduleFor } from '../../src/constructs/restic-backups';
+
+/** A host that records what it is given. */
+class FakeHost extends Construct implements IManagedHost {
+  readonly role: iam.Role;
+  readonly grantPrincipal: iam.IPrincipal;
+  readonly connections = new ec2.Connections();
+  readonly instanceId = 'i-0123456789abcdef0';
+  readonly instancePrivateIp = '10.0.0.10';
+  readonly files: HostFile[] = [];
+  readonly commands: string[] = [];
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    this.grantPrincipal = this.role;
+  }
+  addFiles(...files: HostFile[]): void { this.files.push(...files); }
+  addBootCommands(...commands: string[]): void { this.commands.push(...commands); }
+  file(p: string): string {
+    const f = this.files.find((x) => x.path === p);
+    if (!f) throw new Error(`no file ${p}: ${this.files.map((x) => x.path).join(', ')}`);
+    return f.content;
+  }
+}
+
+const ZMANIM_SOURCES: ResticBackupsProps['sources'] = [
+  { name: 'app', interval: Duration.hours(1), retention: { hourly: 24, daily: 7, weekly: 4, monthly: 3 }, postgres: { database: 'zmanim', excludeSchemas: ['geo'] } },
+  { name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
+];
+
+function build(extra: Partial<ResticBackupsProps> = {}, nag = false) {
+  const app = new App();
+  const stack = new Stack(app, 'Stack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  if (nag) Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
+  const host = new FakeHost(stack, 'Host');
+  const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true, masterKey: undefined });
+  const backups = new ResticBackups(stack, 'Backups', {
+    host, passwordParameterName: '/zmanim/prod/restic-password', sources: ZMANIM_SOURCES, alarmTopic: topic, backupSetName: 'zmanim-prod', ...extra,
+  });
+  return { app, stack, host, backups, template: Template.fromStack(stack) };
+}
+
+describe('the repository bucket', () => {
+  const { template } = build();
+
+  test('is encrypted, versioned, private, TLS-only, retained, with lifecycle rules', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        VersioningConfiguration: { Status: 'Enabled' },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            ExpiredObjectDeleteMarker: true,
+            Status: 'Enabled',
+          })],
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('Object Lock, a KMS key and removal policy are options', () => {
+    const { template: t } = build({ objectLockRetention: Duration.days(14), removalPolicy: RemovalPolicy.DESTROY });
+    t.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Delete',
+      Properties: { ObjectLockEnabled: true, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 14 } } } },
+    });
+  });
+});
+
+describe('grants', () => {
+  const { template, stack } = build();
+  const statements = (): Array<{ Action: string | string[]; Resource: unknown; Effect: string }> => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    return Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  };
+  const actionsOn = (fragment: string) => statements()
+    .filter((s) => JSON.stringify(stack.resolve(s.Resource)).includes(fragment))
+    .flatMap((s) => ([] as string[]).concat(s.Action));
+
+  test('the host may delete only locks, snapshots, index and data objects, never versions or keys', () => {
+    const all = statements().flatMap((s) => ([] as string[]).concat(s.Action));
+    expect(all).not.toContain('s3:DeleteObjectVersion');
+    expect(all).not.toContain('s3:PutBucketVersioning');
+    expect(all).not.toContain('s3:PutLifecycleConfiguration');
+    expect(all.filter((a) => a.includes('*'))).toEqual([]);
+    const deletes = statements().filter((s) => ([] as string[]).concat(s.Action).includes('s3:DeleteObject'));
+    const deleteTargets = JSON.stringify(deletes.map((s) => s.Resource));
+    for (const folder of ['locks/*', 'snapshots/*', 'index/*', 'data/*']) expect(deleteTargets).toContain(`/restic/${folder}`);
+    expect(deleteTargets).not.toContain('keys');
+    expect(deleteTargets).not.toMatch(/"\/restic\/\*"/);
+    expect(actionsOn('/restic/*')).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject']));
+  });
+
+  test('the host may read exactly the password parameter', () => {
+    const ssm = statements().filter((s) => ([] as string[]).concat(s.Action).includes('ssm:GetParameter'));
+    expect(ssm.length).toBeGreaterThan(0);
+    for (const s of ssm) {
+      expect(JSON.stringify(s.Resource)).toContain(':parameter/zmanim/prod/restic-password');
+    }
+  });
+
+  test('every policy is attached to the host role', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+    expect(policies.length).toBeGreaterThan(0);
+    for (const p of policies) expect(JSON.stringify(p.Properties.Roles)).toContain('HostRole');
+  });
+});
+
+describe('alarms', () => {
+  const { template } = build();
+
+  test('backup age per source: twice the interval, missing data breaching, to the topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'BackupSuccess', Namespace: 'ResticBackups', Statistic: 'Sum', Period: 3600,
+      Dimensions: Match.arrayWith([{ Name: 'BackupSet', Value: 'zmanim-prod' }, { Name: 'Source', Value: 'app' }]),
+      EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }], OKActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'BackupSuccess', Period: 3600, EvaluationPeriods: 48, DatapointsToAlarm: 48, TreatMissingData: 'breaching',
+      Dimensions: Match.arrayWith([{ Name: 'Source', Value: 'database' }]),
+    });
+  });
+
+  test('any failure and a failed drill alarm', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Failure', Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'BackupSet', Value: 'zmanim-prod' }], AlarmActions: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'DrillSuccess', Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', AlarmActions: Match.anyValue(),
+    });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  });
+});
+
+describe('what the host gets', () => {
+  const { host, stack } = build();
+
+  test('the script, the config without any secret, and a timer per source and task', () => {
+    expect(host.file('/usr/local/sbin/restic-backups')).toBe(fs.readFileSync(path.join(__dirname, '../../src/constructs/restic-backups/host/restic-backups'), 'utf8'));
+    expect(host.files.find((f) => f.path === '/usr/local/sbin/restic-backups')?.mode).toBe('0755');
+    const env = JSON.stringify(stack.resolve(host.file('/etc/restic-backups/restic-backups.env')));
+    expect(env).toContain("RESTIC_PASSWORD_COMMAND='aws ssm get-parameter --region eu-west-1 --name /zmanim/prod/restic-password --with-decryption");
+    expect(env).not.toMatch(/RESTIC_PASSWORD=|PASSWORD_FILE/);
+    expect(host.file('/etc/systemd/system/restic-backups-app.timer')).toMatch(/OnCalendar=\*-\*-\* \*:05:00\n.*Persistent=true[\s\S]*Unit=restic-backups@app.service/);
+    expect(host.file('/etc/systemd/system/restic-backups-database.timer')).toContain('OnCalendar=*-*-* 02:30:00');
+    expect(host.file('/etc/systemd/system/restic-backups-drill.timer')).toContain('OnCalendar=Sun *-*-* 05:40:00');
+    expect(host.file('/etc/systemd/system/restic-backups@.service')).toContain('ExecStart=/usr/local/sbin/restic-backups backup %i');
+    const enable = host.commands.find((c) => c.startsWith('systemctl enable --now'));
+    expect(enable).toBe('systemctl enable --now restic-backups-app.timer restic-backups-database.timer restic-backups-forget.timer restic-backups-check.timer restic-backups-drill.timer');
+    expect(host.commands.indexOf('/usr/local/sbin/restic-backups init')).toBeLessThan(host.commands.indexOf(enable!));
+    // Only the small config carries tokens (user data); everything else is static.
+    const withTokens = host.files.filter((f) => JSON.stringify(stack.resolve(f.content)) !== JSON.stringify(f.content));
+    expect(withTokens.map((f) => f.path)).toEqual(['/etc/restic-backups/restic-backups.env']);
+    expect(host.file('/etc/restic-backups/restic-backups.env').length).toBeLessThan(1200);
+  });
+
+  test('source configs read back in bash as the script expects', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-src-'));
+    try {
+      const show = (name: string) => {
+        fs.writeFileSync(path.join(dir, name), host.file(`/etc/restic-backups/sources/${name}`));
+        return execFileSync('bash', ['-c', `source ${path.join(dir, name)}; declare -p SOURCE_KIND SOURCE_PG_DUMP_ARGS SOURCE_PG_FULL KEEP_HOURLY KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY 2>/dev/null; echo "verify=\${SOURCE_VERIFY_SQL:-}"`], { encoding: 'utf8' });
+      };
+      const app = show('app.env');
+      expect(app).toContain('SOURCE_PG_DUMP_ARGS="--exclude-schema=geo --clean --if-exists"');
+      expect(app).toContain('SOURCE_PG_FULL="0"');
+      expect(app).toContain('KEEP_HOURLY="24"');
+      const db = show('database.env');
+      expect(db).toContain('SOURCE_PG_DUMP_ARGS=""');
+      expect(db).toContain('SOURCE_PG_FULL="1"');
+      expect(db).toMatch(/KEEP_DAILY="7"[\s\S]*KEEP_WEEKLY="4"[\s\S]*KEEP_MONTHLY="3"/);
+      expect(db).toContain('verify=SELECT count(*) > 0 FROM geo.localities');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('systemd accepts every timer schedule', () => {
+    const calendars = host.files.filter((f) => f.path.endsWith('.timer')).map((f) => /OnCalendar=(.*)/.exec(f.content)![1]);
+    calendars.push(scheduleFor(Duration.minutes(15)), scheduleFor(Duration.hours(6)));
+    const r = spawnSync('systemd-analyze', ['calendar', ...calendars], { encoding: 'utf8' });
+    if (r.error) throw new Error('systemd-analyze is missing: apt-get install -y systemd');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('validation', () => {
+  test.each([
+    [{ sources: [] }, /sources is empty/],
+    [{ sources: [{ name: 'Bad Name', interval: Duration.hours(1), command: 'true' }] }, /source name "Bad Name" must be/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1) }] }, /needs exactly one of postgres, command or paths \(got 0\)/],
+    [{ sources: [{ name: 'x', interval: Duration.minutes(1), command: 'true' }], drillSchedule: '' }, /interval 1 minute must be whole minutes from 5 minutes to 3 days/],
+    [{ sources: [{ name: 'x', interval: Duration.minutes(7), command: 'true' }], drillSchedule: '' }, /no default schedule for an interval of 7 minutes: pass schedule/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), command: 'true' }] }, /restore drill needs exactly one source that dumps a whole PostgreSQL database, found 0/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'a; drop' } }] }, /"a; drop" is not a plain PostgreSQL name/],
+    [{ passwordParameterName: 'restic-password' }, /passwordParameterName "restic-password" must be an SSM parameter path/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'db' }, retention: { daily: 0, weekly: 0, monthly: 0 } }] }, /keeps nothing/],
+  ] as Array<[Partial<ResticBackupsProps>, RegExp]>)('%# rejects %p', (props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+});
+
+test('cdk-nag AwsSolutions: no errors or warnings', () => {
+  const { stack } = build({}, true);
+  const findings = [
+    ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+  ].filter((f) => !f.id.includes('/Alarms/') && !f.id.endsWith('/Host/Role/Resource'));
+  expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
+});
