@@ -156,6 +156,13 @@ project.addTask('integ:deploy', {
 
 // Tests synthesize stacks whose Lambda code comes from assets/; bundle before jest.
 project.testTask.prependSpawn(project.bundler.bundleTask);
+// The OpenNextSite tests and the app's default site use the fixture Next.js app's OpenNext
+// build: `npm ci` and `open-next build` in its own folder, skipped when up to date.
+const fixtureBuild = project.addTask('fixture:build', {
+  description: 'Build the fixture Next.js app (test/fixtures/nextjs-app) with OpenNext when missing or stale',
+  exec: 'node -r ts-node/register/transpile-only -e "require(\'./src/zmanim/prepare-assets\').ensureFixtureSite(\'.\')"',
+});
+project.testTask.prependSpawn(fixtureBuild);
 project.testTask.spawn(project.tasks.tryFind('integ')!);
 
 // The seed's workflows (pr-checks, pr-e2e, deploy-prod-*, build-prod-ami): projenrc/workflows.ts.
