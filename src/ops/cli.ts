@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_STACK_PREFIX } from '../zmanim/outputs';
+import { COMMANDS } from './commands';
+import { OpsContext } from './context';
+import { OpsError, UsageError } from './errors';
+import { OpsIo } from './io';
+
+const GLOBAL_OPTIONS = ['region', 'stack-prefix', 'yes', 'help'];
+
+/** Every option any command takes (util.parseArgs needs them up front). */
+const OPTIONS = {
+  'region': { type: 'string', short: 'r' },
+  'stack-prefix': { type: 'string' },
+  'yes': { type: 'boolean', short: 'y' },
+  'help': { type: 'boolean', short: 'h' },
+  'print': { type: 'boolean' },
+  'local-port': { type: 'string' },
+  'lines': { type: 'string', short: 'n' },
+  'since': { type: 'string' },
+  'follow': { type: 'boolean', short: 'f' },
+  'source': { type: 'string' },
+  'snapshot': { type: 'string' },
+  'before': { type: 'string' },
+  'database': { type: 'string' },
+  'paths': { type: 'string', multiple: true },
+  'no-wait': { type: 'boolean' },
+  'file': { type: 'string' },
+  'version-id': { type: 'string' },
+  'replica-bucket': { type: 'string' },
+  'target-region': { type: 'string' },
+  'repository-prefix': { type: 'string' },
+  'ssm-prefix': { type: 'string' },
+} as const;
+
+export function usage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  const seen = new Set<unknown>();
+  const lines = Object.values(COMMANDS).filter((c) => !seen.has(c) && seen.add(c))
+    .map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  return [
+    'shtetl-ops: operate the zmanim production system from a laptop or a workflow (AWS credentials, no SSH).',
+    '',
+    'Usage: shtetl-ops [--region eu-west-1] [--stack-prefix ZmanimProd] [--yes] COMMAND [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Resources are found from the outputs of the stacks named PREFIX* in the region (`shtetl-ops outputs`).',
+    'Destructive commands ask first; without a terminal they need --yes. shell and psql need the AWS CLI v2',
+    'and its Session Manager plugin.',
+  ].join('\n');
+}
+
+/** Runs one command line; returns the exit code (0 ok, 1 failed, 2 usage). Never throws. */
+export async function runCli(argv: string[], io: OpsIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const [name, ...positionals] = parsed.positionals;
+    if (!name || name === 'help' || parsed.values.help) {
+      io.out(usage());
+      return name || parsed.values.help ? 0 : 2;
+    }
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(`Unknown command "${name}".`);
+    const extra = Object.keys(parsed.values).filter((o) => !GLOBAL_OPTIONS.includes(o) && !command.options.includes(o));
+    if (extra.length) throw new UsageError(`${name} does not take --${extra.join(', --')}.`, `Usage: shtetl-ops ${command.usage}`);
+    const region = parsed.values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1';
+    const ctx = new OpsContext({ region, stackPrefix: parsed.values['stack-prefix'] ?? DEFAULT_STACK_PREFIX, yes: parsed.values.yes === true }, io);
+    return await command.run(ctx, { positionals, values: parsed.values as CommandArgsValues });
+  } catch (error) {
+    if (error instanceof OpsError) {
+      io.err(`error: ${error.message}`);
+      io.err(`what to do: ${error.hint}`);
+      return error.exitCode;
+    }
+    io.err(`error: unexpected failure: ${(error as Error)?.stack ?? String(error)}`);
+    io.err('what to do: this is a bug in shtetl-ops; re-run with the same arguments, and report it with this output.');
+    return 1;
+  }
+}
+
+type CommandArgsValues = { [name: string]: string | boolean | string[] | undefined };
