@@ -3,6 +3,7 @@ import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG, ZmanimConfig } from './config';
 import { ensureFixtureSite } from './prepare-assets';
+import { ApiStack } from './stacks/api-stack';
 import { CertificateStack } from './stacks/certificate-stack';
 import { ComputeStack } from './stacks/compute-stack';
 import { DnsRecordsStack } from './stacks/dns-records-stack';
@@ -23,6 +24,7 @@ export interface ZmanimStacks {
   readonly monitoring: MonitoringStack;
   readonly certificate: CertificateStack;
   readonly compute: ComputeStack;
+  readonly api: ApiStack;
   readonly healthCheck?: HealthCheckStack;
   readonly githubOidc: GitHubOidcStack;
   readonly nextjs: NextjsStack;
@@ -45,6 +47,12 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   const certificate = new CertificateStack(app, `${prefix}Certificate`, stackProps(global, `ACM certificate for ${config.domain}`));
   const compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
   compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
+  const api = new ApiStack(app, `${prefix}Api`, {
+    ...stackProps(regional, `HTTP API under https://${config.domain}/backend/ (origin-verified, Clerk JWT, VPC link to the host)`),
+    vpc: network.vpc,
+    host: compute.host,
+    alarmTopic: monitoring.alarmTopic,
+  });
   const healthCheck = config.enableHealthCheck
     ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
     : undefined;
@@ -52,6 +60,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     ...stackProps(regional, `Next.js site at ${config.domain} (OpenNext, CloudFront)`),
     openNextPath: siteBuild(config),
     certificate: certificate.certificate,
+    api: api.api,
   });
   const dnsRecords = new DnsRecordsStack(app, `${prefix}DnsRecords`, {
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
@@ -61,7 +70,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  return { network, secrets, monitoring, certificate, compute, healthCheck, githubOidc, nextjs, dnsRecords };
+  return { network, secrets, monitoring, certificate, compute, api, healthCheck, githubOidc, nextjs, dnsRecords };
 }
 
 /** Adds cdk-nag's AwsSolutions rules to every stack of the app. */
