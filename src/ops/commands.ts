@@ -526,7 +526,7 @@ const replaceInstance: CommandSpec = {
 
 const regionFailover: CommandSpec = {
   summary: 'complete region failure: check the replicated backups in the other region and print the rebuild steps',
-  usage: 'region-failover [--replica-bucket NAME] [--target-region REGION] [--repository-prefix PREFIX] [--ssm-prefix /zmanim/prod]',
+  usage: 'region-failover [--replica-bucket NAME] [--target-region REGION] [--repository-prefix restic] [--ssm-prefix /zmanim/prod]',
   options: ['replica-bucket', 'target-region', 'repository-prefix', 'ssm-prefix'],
   async run(ctx, args) {
     // The primary region may be down (its CloudFormation too): options first, outputs only as a fallback.
@@ -544,7 +544,8 @@ const regionFailover: CommandSpec = {
         'Pass --replica-bucket and --target-region (they are in README "Disaster recovery", and in the Backups stack outputs BackupReplicaBucketName and BackupReplicaRegion).');
     }
     const ssmPrefix = str(args, 'ssm-prefix') ?? await fromOutputs('secretsParameterPath') ?? '/zmanim/prod';
-    const repoPrefix = str(args, 'repository-prefix') ?? '';
+    // ResticBackups' default repositoryPrefix is `restic`.
+    const repoPrefix = (str(args, 'repository-prefix') ?? 'restic').replace(/\/*$/, '/').replace(/^\/$/, '');
     const s3 = new S3Client({ region: target });
     let newest: Date | undefined;
     let count = 0;

@@ -16,7 +16,7 @@ export const SERVICES: { [name: string]: string } = {
 const HOST_DIR = '/opt/zmanim/host';
 const LIB = `. ${HOST_DIR}/lib.sh`;
 /** The backup tool, wherever the ResticBackups construct installed it. */
-const RESTIC_BACKUPS = 'rb="$(command -v restic-backups || echo /usr/local/bin/restic-backups)"';
+const RESTIC_BACKUPS = 'rb=/usr/local/sbin/restic-backups; [ -x "$rb" ] || rb="$(command -v restic-backups)" || { echo "restic-backups is not installed on this host (ResticBackups construct)" >&2; exit 78; }';
 const API_HEALTH = 'http://127.0.0.1:8080/health';
 
 /** Quotes one word for POSIX sh. */

@@ -42,11 +42,11 @@ export const OPS_OUTPUTS = {
   alarmTopicArn: spec('AlarmTopicArn', 'Monitoring', 'SNS topic of every alarm'),
   dashboardUrl: spec('DashboardUrl', 'Dashboard', 'the CloudWatch dashboard in the console'),
   /** The site's CloudFront distribution (invalidations). */
-  distributionId: spec('DistributionId', 'Site', 'CloudFront distribution id of the site'),
+  distributionId: spec('DistributionId', 'Nextjs', 'CloudFront distribution id of the site'),
   /** The restic repository's bucket and its replica in a second region (complete region failure). */
-  backupBucketName: spec('BackupBucketName', 'Backups', 'S3 bucket of the restic repository'),
-  backupReplicaBucketName: spec('BackupReplicaBucketName', 'Backups', 'replica of the backup bucket in the second region'),
-  backupReplicaRegion: spec('BackupReplicaRegion', 'Backups', 'region of the replica bucket'),
+  backupBucketName: spec('BackupBucketName', 'Compute', 'S3 bucket of the restic repository'),
+  backupReplicaBucketName: spec('BackupReplicaBucketName', 'Compute', 'replica of the backup bucket in the second region'),
+  backupReplicaRegion: spec('BackupReplicaRegion', 'Compute', 'region of the replica bucket'),
 } as const;
 
 export type OpsOutputName = keyof typeof OPS_OUTPUTS;

@@ -31,8 +31,8 @@ const OUTPUTS: { [stack: string]: { [key: string]: string } } = {
     BootLogGroupName: 'ZmanimProdCompute-HostBootLogs',
   },
   ZmanimProdMonitoring: { SiteUrl: 'https://zmanim.shtetl.io', ApiHealthUrl: 'https://zmanim.shtetl.io/backend/api/v1/health' },
-  ZmanimProdSite: { DistributionId: 'E2EXAMPLE' },
-  ZmanimProdBackups: { BackupBucketName: 'backups-eu', BackupReplicaBucketName: 'backups-replica', BackupReplicaRegion: 'eu-central-1' },
+  ZmanimProdNextjs: { DistributionId: 'E2EXAMPLE' },
+  ZmanimProdExtra: { BackupBucketName: 'backups-eu', BackupReplicaBucketName: 'backups-replica', BackupReplicaRegion: 'eu-central-1' },
   // Another environment in the same account and region: never read.
   ZmanimStagingCompute: { InstanceId: 'i-staging' },
 };
@@ -72,7 +72,7 @@ beforeEach(() => {
   for (const m of [cfn, ssm, logs, ec2, s3, cloudfront]) m.reset();
   // Two pages, so the CLI must follow NextToken.
   cfn.on(DescribeStacksCommand).callsFake(async (input) => (input.NextToken === 'p2'
-    ? { Stacks: stacks(['ZmanimProdMonitoring', 'ZmanimProdSite', 'ZmanimProdBackups']) }
+    ? { Stacks: stacks(['ZmanimProdMonitoring', 'ZmanimProdNextjs', 'ZmanimProdExtra']) }
     : { Stacks: stacks(['ZmanimProdCompute', 'ZmanimStagingCompute']), NextToken: 'p2' }));
 });
 
@@ -109,7 +109,7 @@ describe('finding the system', () => {
     const { code, io } = await run(['invalidate']);
     expect(code).toBe(1);
     expect(io.stderr).toContain('Output "DistributionId"');
-    expect(io.stderr).toContain('Deploy ZmanimProdSite');
+    expect(io.stderr).toContain('Deploy ZmanimProdNextjs');
   });
 
   test('access denied names the IAM action', async () => {
@@ -466,13 +466,13 @@ describe('disaster recovery', () => {
 
   test('region-failover checks the replica and the restic password in the other region, then prints the steps', async () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: [
-      { Key: 'snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') },
-      { Key: 'snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') },
+      { Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') },
+      { Key: 'restic/snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') },
     ] });
     ssm.on(DescribeParametersCommand).resolves({ Parameters: [{ Name: '/zmanim/prod/restic-password' }] });
     const { code, io } = await run(['region-failover']);
     expect(code).toBe(0);
-    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'backups-replica', Prefix: 'snapshots/' });
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'backups-replica', Prefix: 'restic/snapshots/' });
     expect(await s3.commandCalls(ListObjectsV2Command)[0].thisValue.config.region()).toBe('eu-central-1');
     expect(io.stdout).toContain('2 snapshots, newest 2026-11-26T03:00:00.000Z (1.0 h old');
     expect(io.stdout).toContain('restic-password in eu-central-1: present');
@@ -482,7 +482,7 @@ describe('disaster recovery', () => {
   test('region-failover works with the primary region down (options only) and flags a missing password', async () => {
     cfn.reset();
     cfn.on(DescribeStacksCommand).rejects(awsError('ServiceUnavailable', 'eu-west-1 is down'));
-    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'snapshots/a', LastModified: new Date('2026-11-26T01:00:00Z') }] });
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T01:00:00Z') }] });
     ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
     const { code, io } = await run(['region-failover', '--replica-bucket', 'b2', '--target-region', 'eu-north-1']);
     expect(code).toBe(1);
@@ -493,6 +493,6 @@ describe('disaster recovery', () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
     const { code, io } = await run(['region-failover']);
     expect(code).toBe(1);
-    expect(io.stderr).toContain('No restic snapshot in s3://backups-replica/snapshots/ (eu-central-1)');
+    expect(io.stderr).toContain('No restic snapshot in s3://backups-replica/restic/snapshots/ (eu-central-1)');
   });
 });
