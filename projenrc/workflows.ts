@@ -6,7 +6,11 @@ import { awscdk, JsonPatch } from 'projen';
 import { GithubWorkflow } from 'projen/lib/github';
 import { Job, JobPermission, JobStep } from 'projen/lib/github/workflows-model';
 import { DEFAULT_CONFIG } from '../src/zmanim/config';
+import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
+
+/** GravitonDataHost.deployApiCommand: restarts the API, which fetches the release at start (test/workflows.test.ts checks they agree). */
+export const HOST_DEPLOY_COMMAND = 'bash /opt/zmanim/host/deploy-api.sh';
 
 /**
  * Every third-party action, pinned to a full commit SHA (a tag can be moved to other code).
@@ -63,6 +67,37 @@ const checkoutApp = (): JobStep => step.checkout({
   // A fine-grained token with read access to the application repository when it is private.
   token: '${{ secrets.APP_REPOSITORY_TOKEN || github.token }}',
 }, 'Check out the application');
+
+const webPathInput = { description: 'Folder of the Next.js app in the application repository', type: 'string' as const, required: false, default: 'web' };
+const WEB_PATH = "app/${{ inputs.app_path || 'web' }}";
+
+/**
+ * Checks out the web app, builds it with OpenNext, and puts the app's `zmanim:site` context
+ * (the .open-next path, other site settings from config) into $ZMANIM_SITE.
+ */
+function buildSite(): JobStep[] {
+  const siteDefaults = JSON.stringify({ ...config.site, openNextPath: undefined });
+  return [
+    checkoutApp(),
+    step.node(),
+    step.npmCi(),
+    {
+      name: 'Build the web app with OpenNext',
+      // Public build-time values of the web app (the seed's clerk-publishable-key and
+      // mapbox-public-token); secrets never go into a client bundle.
+      env: {
+        NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: '${{ vars.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY }}',
+        NEXT_PUBLIC_MAPBOX_TOKEN: '${{ vars.NEXT_PUBLIC_MAPBOX_TOKEN }}',
+      },
+      run: [
+        '(cd "$APP_PATH" && npm ci && npx --yes @opennextjs/aws@4.1 build)',
+        'test -d "$APP_PATH/.open-next" || { echo "::error::OpenNext wrote no .open-next/ in $APP_PATH"; exit 1; }',
+        `site=$(jq -cn --arg path "$GITHUB_WORKSPACE/$APP_PATH/.open-next" '${siteDefaults} + {openNextPath: $path}')`,
+        'echo "ZMANIM_SITE=$site" >> "$GITHUB_ENV"',
+      ].join('\n'),
+    },
+  ];
+}
 
 /** Never two production changes at once; a queued run waits instead of cancelling the running one. */
 const DEPLOY_CONCURRENCY = { group: `deploy-${config.environment}`, cancelInProgress: false };
@@ -132,24 +167,26 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
     }),
   });
 
-  // ---- deploy-prod-infrastructure: cdk diff, then cdk deploy --all, after the environment's reviewers approve.
+  // ---- deploy-prod-infrastructure: cdk diff, then cdk deploy --all, after the environment's
+  // reviewers approve. The Next.js stack is part of --all, so the real web app is built first
+  // (without it the app would synthesize the test fixture site).
   const infra = new GithubWorkflow(gh, `deploy-${config.environment}-infrastructure`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
-  infra.on({ workflowDispatch: {} });
+  infra.on({ workflowDispatch: { inputs: { ...appInputs, app_path: webPathInput } } });
   infra.addJobs({
     deploy: job({
       name: 'cdk diff and deploy',
       environment: GITHUB_ENVIRONMENTS.infrastructure,
       permissions: oidc,
       timeoutMinutes: 60,
+      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
       steps: [
         step.requireVariable(ROLE_ARN_VARIABLES.infrastructure),
         step.checkout(),
-        step.node(),
-        step.npmCi(),
+        ...buildSite(),
         step.aws(ROLE_ARN_VARIABLES.infrastructure),
-        { name: 'cdk diff', run: 'npx projen diff 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
         // The environment's required reviewers approved this run; the CLI cannot prompt in CI.
-        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never', env: { AWS_REGION: config.region } },
+        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE"' },
       ],
     }),
   });
@@ -158,7 +195,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
   const frontend = new GithubWorkflow(gh, `deploy-${config.environment}-frontend`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
   frontend.on({
     push: { branches: ['main'] },
-    workflowDispatch: { inputs: { ...appInputs, app_path: { description: 'Folder of the Next.js app in the application repository', type: 'string' as const, required: false, default: 'web' } } },
+    workflowDispatch: { inputs: { ...appInputs, app_path: webPathInput } },
     // The application repository's push to main: POST /repos/OWNER/infrastructure/dispatches
     // {"event_type":"deploy-frontend","client_payload":{"ref":"<sha>"}}.
     repositoryDispatch: { types: ['deploy-frontend'] },
@@ -169,28 +206,16 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
       environment: GITHUB_ENVIRONMENTS.frontend,
       permissions: oidc,
       timeoutMinutes: 30,
-      env: { APP_PATH: "app/${{ inputs.app_path || 'web' }}" },
+      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
       steps: [
         step.requireVariable(ROLE_ARN_VARIABLES.frontend),
         step.checkout(),
-        checkoutApp(),
-        step.node(),
-        step.npmCi(),
-        {
-          name: 'Build the web app with OpenNext',
-          // Public build-time values of the web app (the seed's clerk-publishable-key and
-          // mapbox-public-token); secrets never go into a client bundle.
-          env: {
-            NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: '${{ vars.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY }}',
-            NEXT_PUBLIC_MAPBOX_TOKEN: '${{ vars.NEXT_PUBLIC_MAPBOX_TOKEN }}',
-          },
-          run: 'cd "$APP_PATH"\nnpm ci\nnpx --yes @opennextjs/aws@4.1 build\ntest -d .open-next || { echo "::error::OpenNext wrote no .open-next/ in $APP_PATH"; exit 1; }',
-        },
+        ...buildSite(),
         step.aws(ROLE_ARN_VARIABLES.frontend),
         {
           name: `cdk deploy ${stackPrefix}Nextjs`,
-          run: `npx cdk deploy ${stackPrefix}Nextjs --exclusively --require-approval never -c "zmanim:openNextPath=$GITHUB_WORKSPACE/$APP_PATH/.open-next"`,
-          env: { AWS_REGION: config.region },
+          // --exclusively: only the site; its dependencies (certificate) are deployed by the infrastructure workflow.
+          run: `npx cdk deploy ${stackPrefix}Nextjs --exclusively --require-approval never -c "zmanim:site=$ZMANIM_SITE"`,
         },
       ],
     }),
@@ -233,11 +258,9 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         {
           name: 'Publish the release',
           run: [
-            'key="api/${APP_SHA}/zmanim-api"',
-            'aws s3 cp --only-show-errors dist/zmanim-api "s3://${RELEASE_BUCKET}/${key}"',
-            // The fixed key the host reads at start (issue 3: release location, AMI copy as fallback).
-            'aws s3 cp --only-show-errors dist/zmanim-api "s3://${RELEASE_BUCKET}/api/current/zmanim-api"',
-            'echo "RELEASE_URI=s3://${RELEASE_BUCKET}/${key}" >> "$GITHUB_ENV"',
+            // An archive copy per commit, then the key the host fetches at every start.
+            `aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/api/releases/\${APP_SHA}/${API_RELEASE_KEY.split('/').pop()}"`,
+            `aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`,
           ].join('\n'),
         },
         {
@@ -327,36 +350,32 @@ function aptInstall(): string {
   return `apt-get update -q\nDEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${CI_PACKAGES}`;
 }
 
-/** Finds the one running host by the app's tags, runs the restart through SSM and waits for it. */
+/**
+ * Finds the one running host by the app's tags and runs its deploy script through SSM Run
+ * Command: the script restarts zmanim-api (which fetches the release at start) and fails
+ * unless the API answers its local health check.
+ */
 function restartScript(): string {
   return [
-    'set -euo pipefail',
     'instances=$(aws ec2 describe-instances \\',
     `  --filters Name=tag:project,Values=zmanim Name=tag:environment,Values=${config.environment} Name=instance-state-name,Values=running \\`,
     '  --query "Reservations[].Instances[].InstanceId" --output text)',
     'read -r -a ids <<<"$instances"',
     '[ "${#ids[@]}" -eq 1 ] || { echo "::error::expected one running zmanim host, found ${#ids[@]}: ${instances}"; exit 1; }',
     'instance="${ids[0]}"',
-    // Download to a versioned file, switch the binary atomically, restart, and report.
-    'params=$(jq -n --arg uri "$RELEASE_URI" --arg sha "$APP_SHA" \'{commands: [',
-    '  "set -euo pipefail",',
-    '  "install -d -m 0755 /opt/zmanim/releases",',
-    '  "aws s3 cp --only-show-errors \\($uri) /opt/zmanim/releases/zmanim-api-\\($sha)",',
-    '  "chmod 0755 /opt/zmanim/releases/zmanim-api-\\($sha)",',
-    '  "ln -sfn /opt/zmanim/releases/zmanim-api-\\($sha) /opt/zmanim/bin/api.next && mv -T /opt/zmanim/bin/api.next /opt/zmanim/bin/api",',
-    '  "systemctl restart zmanim-api",',
-    '  "sleep 3",',
-    '  "systemctl is-active zmanim-api"',
-    ']}\')',
+    `params=$(jq -cn --arg command '${HOST_DEPLOY_COMMAND}' '{commands: [$command]}')`,
     'command_id=$(aws ssm send-command --document-name AWS-RunShellScript --instance-ids "$instance" \\',
     '  --comment "deploy zmanim-api ${APP_SHA:0:12}" --parameters "$params" --timeout-seconds 600 \\',
     '  --query Command.CommandId --output text)',
     'echo "command $command_id on $instance"',
-    'aws ssm wait command-executed --command-id "$command_id" --instance-id "$instance" || true',
+    // Wait up to 10 minutes (the script itself gives the API 60 s to answer after the restart).
+    'for _ in $(seq 1 60); do',
+    '  status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)',
+    '  case "$status" in Pending|InProgress|Delayed) sleep 10 ;; *) break ;; esac',
+    'done',
     'aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\',
     '  --query "[Status, StandardOutputContent, StandardErrorContent]" --output text',
-    'status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text)',
-    '[ "$status" = Success ] || { echo "::error::restart on $instance ended with $status"; exit 1; }',
+    '[ "$status" = Success ] || { echo "::error::the deploy on $instance ended with $status"; exit 1; }',
   ].join('\n');
 }
 

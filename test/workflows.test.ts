@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { ACTIONS } from '../projenrc/workflows';
-import { DEFAULT_CONFIG } from '../src/zmanim/config';
+import { ACTIONS, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
+import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
+import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
 
 /**
@@ -162,13 +163,21 @@ describe('generated workflows', () => {
 
   test('the deploy workflows do what the seed\'s did, with the app\'s values', () => {
     expect(runs('pr-e2e')).toMatch(/npx projen integ:deploy/);
-    expect(runs('deploy-prod-infrastructure')).toMatch(/npx projen diff[\s\S]*npx cdk deploy --all --require-approval never/);
-    expect(runs('deploy-prod-frontend')).toMatch(/npx --yes @opennextjs\/aws@4\.1 build/);
-    expect(runs('deploy-prod-frontend')).toMatch(/npx cdk deploy ZmanimProdNextjs --exclusively .*-c "zmanim:openNextPath=/);
+    // Both deploy the Next.js stack, so both build the real web app and pass it as zmanim:site.
+    for (const wf of ['deploy-prod-infrastructure', 'deploy-prod-frontend']) {
+      expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1 build/);
+      expect(runs(wf)).toMatch(/echo "ZMANIM_SITE=\$site" >> "\$GITHUB_ENV"/);
+    }
+    expect(runs('deploy-prod-infrastructure')).toMatch(/npx cdk diff --all -c "zmanim:site=\$ZMANIM_SITE"[\s\S]*npx cdk deploy --all --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
+    expect(runs('deploy-prod-frontend')).toMatch(/npx cdk deploy ZmanimProdNextjs --exclusively --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
     const backend = runs('deploy-prod-backend');
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
-    expect(backend).toMatch(/aws s3 cp .*s3:\/\/\$\{RELEASE_BUCKET\}\/\$\{key\}/);
+    expect(backend).toContain(`aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`);
     expect(backend).toMatch(/aws ssm send-command --document-name AWS-RunShellScript/);
+    expect(backend).toContain(`jq -cn --arg command '${HOST_DEPLOY_COMMAND}'`);
+    // The host's deploy script, as GravitonDataHost names it.
+    expect(readFileSync(join(ROOT, 'src/constructs/graviton-data-host/graviton-data-host.ts'), 'utf8'))
+      .toContain(`deployApiCommand = '${HOST_DEPLOY_COMMAND}'`);
     expect(backend).toMatch(/Name=tag:project,Values=zmanim Name=tag:environment,Values=prod/);
     expect(backend).toContain(`curl -fsS --max-time 10 "https://${DEFAULT_CONFIG.domain}${DEFAULT_CONFIG.healthCheckPath}"`);
     expect(backend).toMatch(/grep -qw 'healthy'/);
@@ -195,6 +204,17 @@ describe('generated workflows', () => {
       '1700000001,amazon-ebs,artifact,0,id,eu-west-1:ami-0123456789abcdef0',
     ].join('\n');
     expect(execFileSync('awk', ['-F,', awk], { input: log, encoding: 'utf8' }).trim()).toBe('ami-0123456789abcdef0');
+  });
+
+  test('the zmanim:site context the deploys pass is one the app accepts', () => {
+    const line = runs('deploy-prod-frontend').split('\n').find((l) => l.startsWith('site=$(jq '))!;
+    const result = spawnSync('bash', ['-c', `${line}\nprintf %s "$site"`], {
+      encoding: 'utf8', env: { ...process.env, GITHUB_WORKSPACE: '/home/runner/work/infrastructure', APP_PATH: 'app/web' },
+    });
+    if (result.error) throw new Error(`bash or jq is missing: apt-get install -y jq (${result.error.message})`);
+    expect(result.stderr).toBe('');
+    const config = resolveConfig((key) => (key === 'zmanim:site' ? result.stdout : undefined), {});
+    expect(config.site).toEqual({ ...DEFAULT_CONFIG.site, openNextPath: '/home/runner/work/infrastructure/app/web/.open-next' });
   });
 
   test('the release job installs the test packages and publishes to npm with trusted publishing', () => {

@@ -66,7 +66,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
     distribution: nextjs.site.distribution,
   });
-  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'));
+  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: compute.releaseBucket.bucketName });
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);

@@ -1,5 +1,6 @@
-import { App, Aspects } from 'aws-cdk-lib';
+import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { AMI_BUILD_TAG, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
@@ -135,6 +136,19 @@ describe('GitHubOidcStack', () => {
     const named = roles(synth({ 'zmanim:releaseBucketName': 'zmanim-prod-releases-123' }).template)['zmanim-prod-github-backend-deploy'];
     expect(named.statements.find((s) => s.Sid === 'UploadApiRelease')!.Resource).toBe('arn:aws:s3:::zmanim-prod-releases-123/api/*');
     expect(() => synth({}, { releaseKeyPrefix: '/api/*' })).toThrow(/releaseKeyPrefix "\/api\/\*" must be a key prefix ending in "\/"/);
+  });
+
+  test('a release bucket of another stack (the Compute stack) is referenced exactly and stays nag clean', () => {
+    const app = new App();
+    const env = { account: ACCOUNT, region: 'eu-west-1' };
+    const compute = new Stack(app, 'Compute', { env });
+    const bucket = new s3.Bucket(compute, 'ReleaseBucket');
+    const stack = new GitHubOidcStack(app, 'Oidc', { env, config, releaseBucketName: bucket.bucketName });
+    Aspects.of(stack).add(new AwsSolutionsChecks());
+    app.synth();
+    const upload = roles(Template.fromStack(stack))['zmanim-prod-github-backend-deploy'].statements.find((s) => s.Sid === 'UploadApiRelease')!;
+    expect(upload.Resource).toMatch(/^arn:aws:s3:::\{"Fn::ImportValue":"Compute:ExportsOutputRefReleaseBucket[0-9A-F]+"\}\/api\/\*$/);
+    expect(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
   });
 
   test('the AMI build role launches, stops, terminates and images only instances with the build tag', () => {

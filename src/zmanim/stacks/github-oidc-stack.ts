@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
@@ -56,8 +56,10 @@ export interface GitHubOidcStackProps extends StackProps {
   /**
    * Name of the S3 bucket that holds the API releases (the host reads them from there).
    *
+   * The app passes the Compute stack's bucket (a cross-stack reference).
+   *
    * @default - context `zmanim:releaseBucketName`; if unset, any bucket whose name starts
-   * with `zmanim<env>` and contains `release` (the CDK-generated name of the Compute stack's
+   * with `zmanim<env>` and contains `release` (the CDK-generated name of a stack's
    * release bucket, e.g. `zmanimprodcompute-releasebucket...`)
    */
   readonly releaseBucketName?: string;
@@ -193,12 +195,16 @@ export class GitHubOidcStack extends Stack {
       actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ec2:DescribeInstances'],
       resources: ['*'],
     }));
+    // A bucket from another stack shows in the finding as its logical id or export name.
+    const s3Finding = Token.isUnresolved(bucket)
+      ? { regex: `/^Resource::arn:<AWS::Partition>:s3:::[^/]+\\/${keyPrefix.replace(/[/.]/g, '\\$&')}\\*$/` } as unknown as string
+      : `Resource::arn:<AWS::Partition>:s3:::${bucket}/${keyPrefix}*`;
     suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'S3: new objects under the release prefix only; EC2 instances: only those tagged project=zmanim and this environment '
         + '(ssm:resourceTag condition); ssm:GetCommandInvocation, ssm:ListCommandInvocations and ec2:DescribeInstances support no resource ARN.',
       appliesTo: [
-        `Resource::arn:<AWS::Partition>:s3:::${bucket}/${keyPrefix}*`,
+        s3Finding,
         `Resource::arn:<AWS::Partition>:ec2:${config.region}:${this.nagAccount()}:instance/*`,
         'Resource::*',
       ],
