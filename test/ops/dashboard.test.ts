@@ -11,7 +11,7 @@ const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
 const app = new App();
 const stacks = createZmanimStacks(app, config);
-// As src/zmanim/zmanim-app.ts creates it, after every other stack.
+// As src/zmanim/zmanim-app.ts creates it, after every other stack (built here while it is not wired there).
 const existing = allStacks(app).find((s): s is DashboardStack => s instanceof DashboardStack);
 const dashboardStack = existing ?? new DashboardStack(app, 'ZmanimProdDashboard', {
   env: { account: ACCOUNT, region: config.region },
@@ -42,6 +42,7 @@ describe('the dashboard', () => {
   test('one dashboard named after the environment, with the seed\'s metrics', () => {
     Template.fromStack(dashboardStack).hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'zmanim-prod' });
     expect(titles).toEqual(expect.arrayContaining([
+      'API requests', 'API latency (ms)', 'API 4xx', 'API 5xx',
       'Host CPU %', 'Host memory used %', '/data used %', 'Host status checks failed',
       'CloudFront requests', 'CloudFront cache hit rate %', 'CloudFront error rate %',
       'Lambda invocations', 'Lambda duration p99 (ms)', 'Lambda errors and throttles',
