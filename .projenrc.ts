@@ -72,14 +72,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     passWithNoTests: false,
     jestConfig: {
       testTimeout: 120_000,
-      testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/'],
+      testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/', '/test/consumer/'],
       modulePathIgnorePatterns: ['<rootDir>/cdk.out', '<rootDir>/test/fixtures', '<rootDir>/integ/.*\\.snapshot'],
     },
   },
   eslintOptions: {
     dirs: ['src'],
     devdirs: ['test', 'integ', 'bench', 'projenrc'],
-    ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out', 'integ/**/*.snapshot/**', 'test/fixtures/**'],
+    // test/consumer/ is compiled in a temporary project against the packed library.
+    ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out', 'integ/**/*.snapshot/**', 'test/fixtures/**', 'test/consumer/**'],
   },
 
   // The aws-cdk-lib / integ-runner / cdk-nag set is pinned (above); automatic upgrades would
@@ -101,6 +102,15 @@ for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/be
 // at synth time relative to their own module. jsii compiles only the TypeScript into lib/,
 // so copy every other file of src/constructs/ beside it (the package ships lib/, not src/).
 project.postCompileTask.exec("cd src && find constructs -type f ! -name '*.ts' -exec cp --parents {} ../lib/ ';'");
+
+// The operations CLI (src/ops/, README "Operations"): one esbuild bundle with the AWS SDK
+// inside (the package has no AWS SDK dependency), shipped as the `shtetl-ops` bin.
+project.bundler.bundleTask.spawn(project.addTask('bundle:ops', {
+  description: 'Bundle the shtetl-ops CLI into assets/ops/shtetl-ops.js',
+  exec: 'esbuild src/ops/main.ts --bundle --platform=node --target=node20 --minify-syntax --legal-comments=none --outfile=assets/ops/shtetl-ops.js --log-level=warning',
+}));
+project.addBins({ 'shtetl-ops': 'assets/ops/shtetl-ops.js' });
+project.addPackageIgnore('/lib/ops/');
 
 // The app: `npx cdk synth` (cdk.json) and `npx projen synth|diff|deploy` synthesize the
 // production zmanim app from its embedded default config. src/app.ts bundles missing or
@@ -153,6 +163,23 @@ project.addTask('integ:deploy', {
   exec: `${integRunner} --update-on-failed --force`,
   receiveArgs: true,
 });
+
+// The app (src/app.ts, src/zmanim/) is not part of the package and may use devDependencies
+// such as cdk-nag; the library itself may not.
+project.eslint?.allowDevDeps('src/app.ts');
+project.eslint?.allowDevDeps('src/zmanim/**');
+
+// integ/ and bench/ are type-checked and linted like test/ (the project service needs a tsconfig).
+for (const dir of ['integ', 'bench']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: {
+      extends: '../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '..', isolatedModules: true },
+      include: ['**/*.ts'],
+      exclude: ['node_modules', '**/*.snapshot/**'],
+    },
+  });
+}
 
 // Tests synthesize stacks whose Lambda code comes from assets/; bundle before jest.
 project.testTask.prependSpawn(project.bundler.bundleTask);
