@@ -47,7 +47,7 @@ function measure(command: string, env: NodeJS.ProcessEnv = h.env()): Cost {
   const cpu0 = serverCpu();
   const t0 = process.hrtime.bigint();
   const r = spawnSync('bash', ['-c', `set -o pipefail; { ${command} ; } >/dev/null 2>"$BENCH_LOG" || exit $?; times`], {
-    encoding: 'utf8', env: { ...env, BENCH_LOG: path.join(h.dir, 'bench.log') }, maxBuffer: 1 << 20,
+    encoding: 'utf8', env: { ...env, BENCH_LOG: path.join(h.dir, 'bench.log') }, maxBuffer: 1_048_576,
   });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${command} failed (${r.status}): ${fs.readFileSync(path.join(h.dir, 'bench.log'), 'utf8').slice(-2000)}`);
@@ -96,7 +96,7 @@ function createDatabase(): void {
       id bigint PRIMARY KEY, locality_id bigint NOT NULL REFERENCES geo.localities, language text NOT NULL,
       name text NOT NULL, is_preferred boolean NOT NULL DEFAULT false);
     INSERT INTO geo.locality_names
-      SELECT i, 1 + (i * 7919) % ${LOCALITIES}, (ARRAY['en','he','yi','fr','de','ru','es'])[1 + i % 7],
+      SELECT i, 1 + (i::bigint * 7919) % ${LOCALITIES}, (ARRAY['en','he','yi','fr','de','ru','es'])[1 + i % 7],
         initcap(substr(md5((i * 31)::text), 1, 5 + i % 12)), i % 5 = 0
       FROM generate_series(1, ${NAMES}) i;
     CREATE INDEX localities_ascii_name ON geo.localities (lower(ascii_name) text_pattern_ops);
@@ -110,7 +110,7 @@ function createDatabase(): void {
     CREATE TABLE app.saved_locations (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES app.users,
       locality_id bigint NOT NULL, label text, created_at timestamptz NOT NULL DEFAULT now());
     INSERT INTO app.saved_locations (user_id, locality_id, label, created_at)
-      SELECT 1 + i % 2000, 1 + (i * 104729) % ${LOCALITIES}, 'Home ' || i, '2026-01-01' FROM generate_series(1, 3000) i;
+      SELECT 1 + i % 2000, 1 + (i::bigint * 104729) % ${LOCALITIES}, 'Home ' || i, '2026-01-01' FROM generate_series(1, 3000) i;
     CREATE TABLE app.preferences (user_id int PRIMARY KEY REFERENCES app.users, calculation text NOT NULL, candle_minutes int NOT NULL);
     INSERT INTO app.preferences SELECT i, 'GRA', 18 FROM generate_series(1, 2000) i;
     VACUUM ANALYZE;`);
@@ -126,7 +126,7 @@ function hourOfAppChanges(hour: number): void {
 
 /** The daily correction of the geo data: 0.01 % of localities. */
 function geoCorrection(): void {
-  h.psql(DB, `UPDATE geo.localities SET elevation = elevation + 1, updated_at = '2026-01-02' WHERE id % 10000 = 4321;`);
+  h.psql(DB, 'UPDATE geo.localities SET elevation = elevation + 1, updated_at = \'2026-01-02\' WHERE id % 10000 = 4321;');
 }
 
 async function main(): Promise<void> {

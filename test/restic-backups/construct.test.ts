@@ -131,21 +131,38 @@ describe('alarms', () => {
 
   test('backup age per source: twice the interval, missing data breaching, to the topic', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'BackupSuccess', Namespace: 'ResticBackups', Statistic: 'Sum', Period: 3600,
+      MetricName: 'BackupSuccess',
+      Namespace: 'ResticBackups',
+      Statistic: 'Sum',
+      Period: 3600,
       Dimensions: Match.arrayWith([{ Name: 'BackupSet', Value: 'zmanim-prod' }, { Name: 'Source', Value: 'app' }]),
-      EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }], OKActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+      OKActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'BackupSuccess', Period: 3600, EvaluationPeriods: 48, DatapointsToAlarm: 48, TreatMissingData: 'breaching',
+      MetricName: 'BackupSuccess',
+      Period: 3600,
+      EvaluationPeriods: 48,
+      DatapointsToAlarm: 48,
+      TreatMissingData: 'breaching',
       Dimensions: Match.arrayWith([{ Name: 'Source', Value: 'database' }]),
     });
   });
 
   test('any failure and a failed drill alarm', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Failure', Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'BackupSet', Value: 'zmanim-prod' }], AlarmActions: Match.anyValue(),
+      MetricName: 'Failure',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'BackupSet', Value: 'zmanim-prod' }],
+      AlarmActions: Match.anyValue(),
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'DrillSuccess', Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', AlarmActions: Match.anyValue(),

@@ -132,7 +132,7 @@ export class Harness {
   }
 
   asPostgres(argv: string[], input?: string): string {
-    return execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { input, encoding: 'utf8', env: this.env(), maxBuffer: 1 << 30 });
+    return execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { input, encoding: 'utf8', env: this.env(), maxBuffer: 1_073_741_824 });
   }
 
   /** Runs SQL as postgres; returns unaligned, tuples-only output. */
@@ -185,14 +185,16 @@ export class Harness {
 
   /** Runs the host script. */
   run(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000): RunResult {
-    const r = spawnSync(SCRIPT, args, { env: this.env(extraEnv), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 28 });
+    const r = spawnSync(SCRIPT, args, { env: this.env(extraEnv), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 268_435_456 });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** Runs restic directly against the repository. */
   restic(args: string[], input?: string): RunResult {
     const r = spawnSync('restic', ['--cacert', this.cacert, ...args], {
-      input, encoding: 'utf8', maxBuffer: 1 << 28,
+      input,
+      encoding: 'utf8',
+      maxBuffer: 268_435_456,
       env: { ...process.env, RESTIC_REPOSITORY: this.repository, RESTIC_PASSWORD_FILE: this.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(this.dir, 'cache') },
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

@@ -154,7 +154,7 @@ test('a failing command source that already wrote output adds no snapshot', () =
 
 test('the server stopped mid-dump exits 65 and adds no snapshot', async () => {
   // A large table so that COPY is still streaming when the server stops.
-  h.psql(DB, "CREATE TABLE geo.bulk AS SELECT i AS id, repeat(md5(i::text), 4) AS payload FROM generate_series(1, 600000) i");
+  h.psql(DB, 'CREATE TABLE geo.bulk AS SELECT i AS id, repeat(md5(i::text), 4) AS payload FROM generate_series(1, 600000) i');
   const before = h.snapshots().length;
   const child = spawn(SCRIPT, ['backup', 'database'], { env: h.env() });
   let stderr = '';
@@ -305,7 +305,7 @@ describe('restore drill', () => {
     expect(packs.length).toBeGreaterThan(0);
     for (const p of packs) {
       const buf = fs.readFileSync(p);
-      for (let i = Math.floor(buf.length / 3); i < Math.floor(buf.length / 3) + 64 && i < buf.length; i++) buf[i] ^= 0xff;
+      for (let i = Math.floor(buf.length / 3); i < Math.floor(buf.length / 3) + 64 && i < buf.length; i++) buf[i] = 255 - buf[i];
       fs.writeFileSync(p, buf);
     }
     fs.rmSync(path.join(h.dir, 'cache'), { recursive: true, force: true });
