@@ -9,8 +9,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { GravitonDataHost, GravitonDataHostProps } from '../../src';
 import { requireTools } from './harness';
+import { GravitonDataHost, GravitonDataHostProps } from '../../src';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -32,14 +32,15 @@ function build(overrides: Partial<GravitonDataHostProps> = {}, configure?: (host
   return { app, stack, host, template: Template.fromStack(stack) };
 }
 
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 function resourcesOfType(template: Template, type: string) {
-  return Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>).filter(([, r]) => r.Type === type);
+  return Object.entries(template.toJSON().Resources as Resources).filter(([, r]) => r.Type === type);
 }
 
 /** The user data as deployed, with each token replaced by a plausible value. */
 function renderedUserData(template: Template): string {
   const [[, instance]] = resourcesOfType(template, 'AWS::EC2::Instance');
-  const join = (instance.Properties.UserData as { 'Fn::Base64': unknown })['Fn::Base64'];
+  const encoded = (instance.Properties.UserData as { 'Fn::Base64': unknown })['Fn::Base64'];
   const flatten = (v: unknown): string => {
     if (typeof v === 'string') return v;
     const o = v as Record<string, unknown>;
@@ -49,7 +50,7 @@ function renderedUserData(template: Template): string {
     if (o['Fn::Sub']) return 'sub-value';
     throw new Error(`unexpected token in user data: ${JSON.stringify(v)}`);
   };
-  return flatten(join);
+  return flatten(encoded);
 }
 
 describe('GravitonDataHost template', () => {
@@ -104,13 +105,15 @@ describe('GravitonDataHost template', () => {
     expect(doc).not.toMatch(/parameter\/zmanim\/test\/\*/);
     expect(doc).toContain('shtetl-releases/releases/zmanim-api/current/api-linux-arm64');
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([
-        Match.objectLike({
-          Action: ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:StopInstances'],
-          Condition: { StringEquals: { 'aws:ResourceTag/shtetl:data-host': host.node.addr } },
-        }),
-        Match.objectLike({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'Shtetl/DataHost' } } }),
-      ]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:StopInstances'],
+            Condition: { StringEquals: { 'aws:ResourceTag/shtetl:data-host': host.node.addr } },
+          }),
+          Match.objectLike({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'Shtetl/DataHost' } } }),
+        ]),
+      },
     });
     expect(doc).not.toMatch(/"kms:Decrypt"/);
   });

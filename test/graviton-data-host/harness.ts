@@ -1,5 +1,5 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,9 +19,16 @@ export function requireTools(tools: Record<string, string>): void {
 
 export function postgresBinDir(): string {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(a) - Number(b)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(a) - Number(b))
+    : [];
   if (versions.length === 0) throw new Error('Host-script tests need PostgreSQL server binaries: apt-get install -y postgresql');
   return join(root, versions[versions.length - 1], 'bin');
+}
+
+/** Permission bits of a file (what `ls -l` shows), e.g. 0o600. */
+export function modeOf(path: string): number {
+  return statSync(path).mode % 0o1000;
 }
 
 export async function freePort(): Promise<number> {
@@ -55,7 +62,9 @@ export class FakeHost {
   constructor(public readonly pgPort: number, public readonly redisPort: number) {
     // The services run as postgres and redis: they must be able to traverse the tree.
     chmodSync(this.root, 0o755);
-    for (const dir of [this.dataDir, this.confDir, this.bootDir, this.logDir, this.fakeLogDir, this.apiDir, this.runDir, this.ssmDir, this.s3Dir, this.byIdDir]) {
+    const dirs = [this.dataDir, this.confDir, this.bootDir, this.logDir, this.fakeLogDir,
+      this.apiDir, this.runDir, this.ssmDir, this.s3Dir, this.byIdDir];
+    for (const dir of dirs) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
     }
     // The fake API runs as a throwaway user and records what it saw here.

@@ -3,9 +3,9 @@
  * in for /data, with SSM, S3 and systemd replaced at their command-line boundary (fakes/).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeHost, freePort, postgresBinDir, requireTools } from './harness';
+import { FakeHost, freePort, modeOf, postgresBinDir, requireTools } from './harness';
 
 const PATH = '/zmanim/test';
 const SECRETS: Record<string, string> = {
@@ -38,7 +38,7 @@ function boot() {
 }
 
 beforeAll(async () => {
-  requireTools({ runuser: 'util-linux', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', curl: 'curl' });
+  requireTools({ 'runuser': 'util-linux', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'curl': 'curl' });
   bin = postgresBinDir();
   host = new FakeHost(await freePort(), await freePort());
   host.writeHostEnv({
@@ -90,15 +90,15 @@ describe('first boot', () => {
     for (const [name, value] of Object.entries(SECRETS)) {
       const file = join(host.secretsDir, name);
       expect(readFileSync(file, 'utf8')).toBe(value);
-      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(modeOf(file)).toBe(0o600);
       expect(output).not.toContain(value);
     }
-    expect(statSync(host.secretsDir).mode & 0o777).toBe(0o700);
+    expect(modeOf(host.secretsDir)).toBe(0o700);
     expect(readFileSync(join(host.fakeLogDir, 'aws.log'), 'utf8')).not.toContain(SECRETS['postgres-password']);
   });
 
   test('the API environment file is root-only and complete', () => {
-    expect(statSync(join(host.confDir, 'api.env')).mode & 0o777).toBe(0o600);
+    expect(modeOf(join(host.confDir, 'api.env'))).toBe(0o600);
     const env = apiEnv();
     expect(env).toMatchObject({
       PORT: '8080',
@@ -134,7 +134,7 @@ describe('first boot', () => {
   test('Redis refuses unauthenticated clients and accepts the password', () => {
     expect(redis(['set', 'k', 'v']).stdout).toMatch(/NOAUTH/);
     expect(redis(['-u', apiEnv().REDIS_URL, 'set', 'persisted', 'yes']).stdout.trim()).toBe('OK');
-    expect(statSync(join(host.confDir, 'redis.conf')).mode & 0o777).toBe(0o640);
+    expect(modeOf(join(host.confDir, 'redis.conf'))).toBe(0o640);
   });
 
   test('boot commands ran after /data, the secrets and the services were ready', () => {

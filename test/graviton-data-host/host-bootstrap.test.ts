@@ -4,10 +4,10 @@
  * package managers, S3, CloudFormation and systemd as fakes at their command-line boundary.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKES_DIR, FakeHost, HOST_DIR, requireTools } from './harness';
+import { FAKES_DIR, FakeHost, HOST_DIR, modeOf, requireTools } from './harness';
 
 function zipDirectory(dir: string, zip: string): void {
   const result = spawnSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(dir)], { cwd: dir, encoding: 'utf8' });
@@ -64,7 +64,7 @@ describe('bootstrap.sh', () => {
     expect(result.status).toBe(0);
     expect(existsSync(join(installDir, 'boot.sh'))).toBe(true);
     expect(readFileSync(join(sysroot, 'etc/zmanim/backup.env'), 'utf8')).toBe('REPOSITORY=s3:example/backups\n');
-    expect(statSync(join(sysroot, 'etc/zmanim/backup.env')).mode & 0o777).toBe(0o600);
+    expect(modeOf(join(sysroot, 'etc/zmanim/backup.env'))).toBe(0o600);
     for (const unit of ['zmanim-boot', 'zmanim-postgresql', 'zmanim-redis', 'zmanim-api']) {
       expect(existsSync(join(sysroot, 'etc/systemd/system', `${unit}.service`))).toBe(true);
     }
@@ -130,7 +130,7 @@ describe('provision.sh', () => {
     expect(read(join(host.fakeLogDir, 'systemctl.log'))).not.toMatch(/^enable/m);
     expect(readFileSync(sysroot('etc/sysctl.d/90-zmanim.conf'), 'utf8')).toContain('vm.overcommit_memory = 1');
     expect(existsSync(sysroot('etc/logrotate.d/zmanim'))).toBe(true);
-    expect(statSync(sysroot('etc/zmanim/secrets')).mode & 0o777).toBe(0o700);
+    expect(modeOf(sysroot('etc/zmanim/secrets'))).toBe(0o700);
   });
 
   test('a second run installs no package again but refreshes the units', () => {

@@ -34,7 +34,7 @@ const link = () => join(host.byIdDir, `nvme-Amazon_Elastic_Block_Store_${VOLUME.
 const label = () => sh(`blkid -p -o value -s LABEL ${image} || true`).trim();
 
 beforeAll(() => {
-  requireTools({ 'mkfs.xfs': 'xfsprogs', 'mkfs.ext4': 'e2fsprogs', blkid: 'util-linux', wipefs: 'util-linux', sfdisk: 'fdisk' });
+  requireTools({ 'mkfs.xfs': 'xfsprogs', 'mkfs.ext4': 'e2fsprogs', 'blkid': 'util-linux', 'wipefs': 'util-linux', 'sfdisk': 'fdisk' });
   host = new FakeHost(0, 0);
   host.writeHostEnv({ ZMANIM_REGION: 'eu-west-1', ZMANIM_DATA_VOLUME_ID: VOLUME, ZMANIM_HOST_TAG: TAG });
   image = join(host.root, 'ebs.img');
@@ -88,7 +88,7 @@ test('a partition table without a filesystem is not formatted by guess', () => {
   expect(r.mkfs).toBe('');
 });
 
-test("a replacement stops its predecessor, then takes the volume over", () => {
+test('a replacement stops its predecessor, then takes the volume over', () => {
   blankImage();
   const r = attach({ FAKE_VOLUME_STATE: 'in-use', FAKE_ATTACHED_TO: 'i-0old', FAKE_OWNER_TAG: TAG });
   expect(r.status).toBe(0);

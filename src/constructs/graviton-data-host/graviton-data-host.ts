@@ -284,6 +284,8 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   private readonly inlineFiles: HostFile[] = [];
   private readonly hostAsset: s3assets.Asset;
   private readonly instanceRole: iam.Role;
+  private readonly apiSettings: string;
+  private readonly hostEnv: { [name: string]: string };
 
   constructor(scope: Construct, id: string, props: GravitonDataHostProps) {
     super(scope, id);
@@ -451,9 +453,6 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     this.node.addValidation({ validate: () => this.validateUserDataSize() });
     this.suppressNagFindings();
   }
-
-  private readonly apiSettings: string;
-  private readonly hostEnv: { [name: string]: string };
 
   /**
    * Adds files that the host writes at boot, before any boot command. Files whose content is
@@ -682,10 +681,13 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   /** The cloud-config user data: host.env, the bootstrap script, inline files, boot commands. */
   private renderUserData(logicalId: string): string {
-    const env = { ...this.hostEnv, ZMANIM_LOGICAL_ID: logicalId,
+    const env = {
+      ...this.hostEnv,
+      ZMANIM_LOGICAL_ID: logicalId,
       ZMANIM_SECRET_NAMES: this.secretNames.join(' '),
       ZMANIM_API_SECRET_NAMES: this.apiSecretNames.join(' '),
-      ZMANIM_HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => a.s3ObjectUrl).join(' ') };
+      ZMANIM_HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => a.s3ObjectUrl).join(' '),
+    };
     const files: string[] = [
       blockFile('/etc/zmanim/host.env', '0644', Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n'),
       blockFile('/etc/zmanim/api-settings.env', '0644', this.apiSettings),

@@ -2,9 +2,10 @@ import { CfnOutput, Duration, RemovalPolicy, Size, Stack, StackProps } from 'aws
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { ResticBackups } from '../../constructs/restic-backups';
+import { suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
 import { OPERATOR_SECRETS } from '../secrets';
 
@@ -34,6 +35,7 @@ export interface ComputeStackProps extends StackProps {
 export class ComputeStack extends Stack {
   public readonly host: GravitonDataHost;
   public readonly releaseBucket: s3.Bucket;
+  public readonly backups: ResticBackups;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -46,7 +48,7 @@ export class ComputeStack extends Stack {
       lifecycleRules: [{ expiration: Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    NagSuppressions.addResourceSuppressions(accessLogs, [{
+    suppressNag(accessLogs, [{
       id: 'AwsSolutions-S1',
       reason: 'This bucket receives the release bucket\'s server access logs; logging it into itself would loop',
     }]);
@@ -85,6 +87,21 @@ export class ComputeStack extends Stack {
       alarmTopic: props.alarmTopic,
     });
 
+    // Backups (README, ResticBackups): the application tables hourly (RPO 1 h), the whole
+    // database daily, since the geo reference data (schema geo) is large and changes rarely.
+    // In this stack: the grants go to the host's role and the files into its boot.
+    const retention = { daily: 7, weekly: 4, monthly: 3 };
+    this.backups = new ResticBackups(this, 'Backups', {
+      host: this.host,
+      passwordParameterName: `${config.ssmPrefix}/restic-password`,
+      backupSetName: `zmanim-${config.environment}`,
+      alarmTopic: props.alarmTopic,
+      sources: [
+        { name: 'app', interval: Duration.hours(1), retention: { hourly: 24, ...retention }, postgres: { database: 'zmanim', excludeSchemas: ['geo'] } },
+        { name: 'database', interval: Duration.days(1), retention, postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
+      ],
+    });
+
     new CfnOutput(this, 'InstanceId', { value: this.host.instanceId, description: 'The data host (aws ssm start-session --target ...)' });
     new CfnOutput(this, 'ElasticIp', { value: this.host.publicIp, description: 'Stable egress address of the host (no inbound rule)' });
     new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volumeId, description: '/data (retained; daily snapshots)' });
@@ -94,5 +111,11 @@ export class ComputeStack extends Stack {
         + `--comment "deploy zmanim-api" --parameters 'commands=["${this.host.deployApiCommand}"]'`,
       description: 'Deploys the API release now in the release bucket (README, GravitonDataHost)',
     });
+    // Read by shtetl-ops (src/zmanim/outputs.ts).
+    new CfnOutput(this, 'SecretsParameterPath', { value: config.ssmPrefix, description: 'SSM path of the secrets' });
+    for (const [name, group] of Object.entries(this.host.logGroups)) {
+      new CfnOutput(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}LogGroupName`, { value: group.logGroupName, description: `Log group of ${name}` });
+    }
+    new CfnOutput(this, 'BackupBucketName', { value: this.backups.bucket.bucketName, description: `restic repository ${this.backups.repository}` });
   }
 }
