@@ -205,6 +205,17 @@ describe('failures stop the boot with a message', () => {
     expect(starts()).toBe(before);
   });
 
+  test('a secret the environment file cannot hold fails the boot naming it, and api.env stays as it was', () => {
+    const before = readFileSync(join(host.confDir, 'api.env'), 'utf8');
+    host.putParameter(`${PATH}/jwt-secret`, 'injected\nPORT=9999');
+    const result = boot();
+    host.putParameter(`${PATH}/jwt-secret`, SECRETS['jwt-secret']);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('secret jwt-secret contains whitespace, a quote, a backslash or a control character');
+    expect(result.output).not.toContain('injected');
+    expect(readFileSync(join(host.confDir, 'api.env'), 'utf8')).toBe(before);
+  });
+
   test('a data directory that is not a cluster is never initialized over', () => {
     const data = join(host.root, 'other-data');
     mkdirSync(join(data, 'postgres'), { recursive: true });

@@ -5,6 +5,8 @@
 # shellcheck disable=SC2034 # variables are used by the scripts that source this file
 
 set -euo pipefail
+# A failure inside $(...) fails the script too.
+shopt -s inherit_errexit
 
 HOST_ENV=${ZMANIM_HOST_ENV:-/etc/zmanim/host.env}
 if [[ -r "$HOST_ENV" ]]; then
