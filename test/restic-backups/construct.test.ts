@@ -6,11 +6,12 @@ import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { HostFile, IManagedHost } from '../../src/constructs/graviton-data-host/managed-host';
-import { ResticBackups, ResticBackupsProps, scheduleFor } from '../../src/constructs/restic-backups';
+import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
 
 /** A host that records what it is given. */
 class FakeHost extends Construct implements IManagedHost {
@@ -79,10 +80,25 @@ describe('the repository bucket', () => {
   });
 
   test('Object Lock, a KMS key and removal policy are options', () => {
-    const { template: t } = build({ objectLockRetention: Duration.days(14), removalPolicy: RemovalPolicy.DESTROY });
+    const app = new App();
+    const stack = new Stack(app, 'Kms', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    new ResticBackups(stack, 'Backups', {
+      host: new FakeHost(stack, 'Host'), passwordParameterName: '/p/restic-password', sources: ZMANIM_SOURCES,
+      objectLockRetention: Duration.days(14), removalPolicy: RemovalPolicy.DESTROY, encryptionKey: key,
+    });
+    const t = Template.fromStack(stack);
     t.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Delete',
-      Properties: { ObjectLockEnabled: true, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 14 } } } },
+      Properties: {
+        ObjectLockEnabled: true,
+        ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 14 } } },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] },
+      },
+    });
+    // The host may use the key for the bucket's objects.
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']) })]) },
     });
   });
 });
@@ -216,7 +232,8 @@ describe('what the host gets', () => {
 
   test('systemd accepts every timer schedule', () => {
     const calendars = host.files.filter((f) => f.path.endsWith('.timer')).map((f) => /OnCalendar=(.*)/.exec(f.content)![1]);
-    calendars.push(scheduleFor(Duration.minutes(15)), scheduleFor(Duration.hours(6)));
+    calendars.push(ResticBackups.defaultSchedule(Duration.minutes(15)), ResticBackups.defaultSchedule(Duration.hours(6)));
+    expect(ResticBackups.defaultSchedule(Duration.days(1))).toBe('*-*-* 02:30:00');
     const r = spawnSync('systemd-analyze', ['calendar', ...calendars], { encoding: 'utf8' });
     if (r.error) throw new Error('systemd-analyze is missing: apt-get install -y systemd');
     expect(r.stderr).toBe('');

@@ -221,6 +221,15 @@ export class ResticBackups extends Construct {
   /** A restore drill that did not verify (undefined without a drill). */
   public readonly drillAlarm?: cloudwatch.Alarm;
 
+  /**
+   * The systemd `OnCalendar` expression a source with this interval runs on when it has no
+   * `schedule`: every N minutes (N divides an hour), hourly at :05, every N hours at :05 (N
+   * divides a day), or daily at 02:30. Throws for other intervals.
+   */
+  public static defaultSchedule(interval: Duration): string {
+    return scheduleFor(interval);
+  }
+
   private readonly prefix: string;
   private readonly passwordParameterArn: string;
   private readonly passwordParameterKey?: kms.IKey;
@@ -551,7 +560,7 @@ function sourceConfig(source: ResticBackupSource): string {
 }
 
 /** A systemd OnCalendar expression for an interval that divides a day evenly. */
-export function scheduleFor(interval: Duration): string {
+function scheduleFor(interval: Duration): string {
   const m = interval.toMinutes();
   if (m < 60 && 60 % m === 0) return `*-*-* *:00/${m}:00`;
   if (m === 60) return '*-*-* *:05:00';
