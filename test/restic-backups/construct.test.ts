@@ -135,6 +135,11 @@ describe('grants', () => {
     }
   });
 
+  test('the host may publish metrics to its namespace only', () => {
+    const put = statements().filter((s) => ([] as string[]).concat(s.Action).includes('cloudwatch:PutMetricData'));
+    expect(put).toEqual([expect.objectContaining({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'ResticBackups' } } })]);
+  });
+
   test('every policy is attached to the host role', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
     expect(policies.length).toBeGreaterThan(0);

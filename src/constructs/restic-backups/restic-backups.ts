@@ -277,6 +277,12 @@ export class ResticBackups extends Construct {
     this.grantBackup(props.host);
     this.grantPrune(props.host);
     this.grantRestore(props.host);
+    // Metrics: PutMetricData has no resource ARN; the condition pins the namespace.
+    this.grant(props.host, 'Metrics', [new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': this.metricsNamespace } },
+    })], false);
 
     const drill = props.drillSchedule ?? 'Sun *-*-* 05:40:00';
     const fullDatabases = props.sources.filter((s) => s.postgres && isFull(s.postgres)).map((s) => s.postgres!.database);
@@ -426,7 +432,7 @@ export class ResticBackups extends Construct {
       policy.attachToRole(principal as unknown as iam.IRole);
       suppressNag(policy, [{
         id: 'AwsSolutions-IAM5',
-        reason: 'restic names its objects by content hash under fixed folders of the repository prefix; the wildcard is limited to that prefix (and to locks/, snapshots/, index/, data/ for deletes)',
+        reason: 'restic names its objects by content hash under fixed folders of the repository prefix; the wildcard is limited to that prefix (and to locks/, snapshots/, index/, data/ for deletes). cloudwatch:PutMetricData has no resource type; it is limited to the namespace by condition',
         appliesTo: [...new Set(statements.flatMap((s) => s.resources).filter((r) => r.includes('*')).map((r) => nagResource(this, r)))],
       }]);
       return iam.Grant.drop(grantee, `${name} on ${this.node.path}`);
