@@ -68,6 +68,8 @@ const checkoutApp = (): JobStep => step.checkout({
   token: '${{ secrets.APP_REPOSITORY_TOKEN || github.token }}',
 }, 'Check out the application');
 
+/** Which AMI the host runs: a repository variable, so that every deploy keeps the same choice. */
+const AMI_CHOICE = "${{ vars.ZMANIM_AMI || 'bootstrap' }}";
 const webPathInput = { description: 'Folder of the Next.js app in the application repository', type: 'string' as const, required: false, default: 'web' };
 const WEB_PATH = "app/${{ inputs.app_path || 'web' }}";
 
@@ -140,7 +142,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         step.npmCi(),
         step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
         // The role may only assume the bootstrap lookup roles: a template diff, no change set.
-        { name: 'cdk diff', run: 'npx cdk diff --all --no-change-set 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        { name: 'cdk diff', env: { ZMANIM_AMI: AMI_CHOICE }, run: 'npx cdk diff --all --no-change-set -c "zmanim:ami=$ZMANIM_AMI" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
       ],
     }),
   });
@@ -178,15 +180,16 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
       environment: GITHUB_ENVIRONMENTS.infrastructure,
       permissions: oidc,
       timeoutMinutes: 60,
-      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
+      // ZMANIM_AMI: "packer" once build-prod-ami has published an AMI (compute-stack.ts, zmanim:ami).
+      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region, ZMANIM_AMI: AMI_CHOICE },
       steps: [
         step.requireVariable(ROLE_ARN_VARIABLES.infrastructure),
         step.checkout(),
         ...buildSite(),
         step.aws(ROLE_ARN_VARIABLES.infrastructure),
-        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" -c "zmanim:ami=$ZMANIM_AMI" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
         // The environment's required reviewers approved this run; the CLI cannot prompt in CI.
-        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE"' },
+        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE" -c "zmanim:ami=$ZMANIM_AMI"' },
       ],
     }),
   });
@@ -312,17 +315,23 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
           name: 'Build',
           run: [
             `# packer/ tags what it launches with ${AMI_BUILD_TAG.key}=${AMI_BUILD_TAG.value}: the role may touch nothing else.`,
-            'packer build -color=false -machine-readable packer/ | tee packer.log',
+            '# Only this runner may reach the build instance\'s SSH port while it runs.',
+            'runner_ip=$(curl -fsS --max-time 10 https://checkip.amazonaws.com)',
+            '[[ "$runner_ip" =~ ^[0-9]{1,3}(\\.[0-9]{1,3}){3}$ ]] || { echo "::error::could not read the runner\'s public IPv4 address"; exit 1; }',
+            `packer build -color=false -machine-readable -var "region=${config.region}" -var "ami_parameter=${amiParameter}" \\`,
+            '  -var "ssh_source_cidrs=[\\"${runner_ip}/32\\"]" -var "git_revision=${GITHUB_SHA}" packer/ | tee packer.log',
             'ami_id=$(awk -F, \'$3 == "artifact" && $5 == "id" { n = split($6, a, ":"); print a[n] }\' packer.log | tail -n 1)',
             '[[ "$ami_id" =~ ^ami-[0-9a-f]{8,17}$ ]] || { echo "::error::no AMI id in the Packer output"; exit 1; }',
             'echo "AMI_ID=$ami_id" >> "$GITHUB_ENV"',
           ].join('\n'),
         },
         {
-          name: `Publish the AMI id to ${amiParameter}`,
+          // packer/'s post-processor (publish-ami.sh) wrote the parameter; check it holds the new AMI.
+          name: `Check ${amiParameter}`,
           run: [
-            `aws ssm put-parameter --name '${amiParameter}' --type String --data-type aws:ec2:image --value "$AMI_ID" --overwrite`,
-            `echo "AMI $AMI_ID published to ${amiParameter}; the next infrastructure deploy replaces the host with it (the data volume stays)." >> "$GITHUB_STEP_SUMMARY"`,
+            `published=$(aws ssm get-parameter --name '${amiParameter}' --query Parameter.Value --output text)`,
+            `[ "$published" = "$AMI_ID" ] || { echo "::error::${amiParameter} is $published, not the new $AMI_ID"; exit 1; }`,
+            `echo "AMI $AMI_ID published to ${amiParameter}; the next infrastructure deploy (context zmanim:ami=packer) replaces the host with it, the data volume stays." >> "$GITHUB_STEP_SUMMARY"`,
           ].join('\n'),
         },
       ],

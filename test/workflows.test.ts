@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { ACTIONS, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
 import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
 import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
-import { GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
+import { AMI_BUILD_TAG, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
 
 /**
  * The workflows projen generates from projenrc/workflows.ts: they lint clean, keep the
@@ -158,7 +158,7 @@ describe('generated workflows', () => {
     expect(runs('pr-checks')).toMatch(/npx projen synth/);
     expect(runs('pr-checks')).toMatch(/npx projen compile/);
     expect(runs('pr-checks')).toMatch(/git diff --exit-code/);
-    expect(runs('pr-checks')).toMatch(/npx cdk diff --all --no-change-set/);
+    expect(runs('pr-checks')).toMatch(/npx cdk diff --all --no-change-set -c "zmanim:ami=\$ZMANIM_AMI"/);
   });
 
   test('the deploy workflows do what the seed\'s did, with the app\'s values', () => {
@@ -168,7 +168,8 @@ describe('generated workflows', () => {
       expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1 build/);
       expect(runs(wf)).toMatch(/echo "ZMANIM_SITE=\$site" >> "\$GITHUB_ENV"/);
     }
-    expect(runs('deploy-prod-infrastructure')).toMatch(/npx cdk diff --all -c "zmanim:site=\$ZMANIM_SITE"[\s\S]*npx cdk deploy --all --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
+    expect(runs('deploy-prod-infrastructure')).toMatch(/npx cdk diff --all -c "zmanim:site=\$ZMANIM_SITE" -c "zmanim:ami=\$ZMANIM_AMI"[\s\S]*npx cdk deploy --all --require-approval never -c "zmanim:site=\$ZMANIM_SITE" -c "zmanim:ami=\$ZMANIM_AMI"/);
+    expect(workflows['deploy-prod-infrastructure'].jobs.deploy.env.ZMANIM_AMI).toBe("${{ vars.ZMANIM_AMI || 'bootstrap' }}");
     expect(runs('deploy-prod-frontend')).toMatch(/npx cdk deploy ZmanimProdNextjs --exclusively --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
     const backend = runs('deploy-prod-backend');
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
@@ -184,8 +185,17 @@ describe('generated workflows', () => {
     const ami = runs('build-prod-ami');
     expect(steps('build-prod-ami').find((s) => s.uses?.startsWith('hashicorp/setup-packer@'))).toBeDefined();
     expect(ami).toMatch(/packer plugins install github\.com\/hashicorp\/amazon/);
-    expect(ami).toMatch(/packer build .*packer\//);
-    expect(ami).toMatch(/aws ssm put-parameter --name '\/zmanim\/prod\/ami-id' --type String --data-type aws:ec2:image --value "\$AMI_ID" --overwrite/);
+    expect(ami).toMatch(/packer build -color=false -machine-readable [\s\S]*packer\/ \| tee packer\.log/);
+    expect(ami).toMatch(/-var "ami_parameter=\/zmanim\/prod\/ami-id"/);
+    expect(ami).toMatch(/-var "ssh_source_cidrs=\[\\"\$\{runner_ip\}\/32\\"\]"/);
+    expect(ami).toMatch(/aws ssm get-parameter --name '\/zmanim\/prod\/ami-id'[\s\S]*\[ "\$published" = "\$AMI_ID" \]/);
+    // packer/ declares the variables the workflow passes, and tags what the role may touch.
+    const template = readFileSync(join(ROOT, 'packer', 'graviton-data-host.pkr.hcl'), 'utf8');
+    for (const v of ['region', 'ami_parameter', 'ssh_source_cidrs', 'git_revision']) expect(template).toContain(`variable "${v}"`);
+    for (const block of ['run_tags', 'run_volume_tags', 'tags', 'snapshot_tags']) {
+      const body = new RegExp(`\\n  ${block} = \\{([\\s\\S]*?)\\n  \\}`).exec(template)?.[1];
+      expect([block, body]).toEqual([block, expect.stringContaining(`"${AMI_BUILD_TAG.key}" = "${AMI_BUILD_TAG.value}"`)]);
+    }
   });
 
   test('the health check rejects "unhealthy" and accepts "healthy" (the grep the workflow runs)', () => {
