@@ -191,6 +191,15 @@ describe('GravitonDataHost template', () => {
     expect(doc).toContain('document/AWS-RunShellScript');
   });
 
+  test('grantSession allows Session Manager shells and port forwarding on this instance only', () => {
+    const { template: t } = build({}, (h, stack) => h.grantSession(new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() })));
+    const doc = JSON.stringify(resourcesOfType(t, 'AWS::IAM::Policy').map(([, p]) => p.Properties.PolicyDocument));
+    expect(doc).toContain('ssm:StartSession');
+    expect(doc).toContain('document/AWS-StartPortForwardingSession');
+    expect(doc).toMatch(/instance\/",\{"Ref":"HostInstance/);
+    expect(doc).toContain('session/${aws:userid}-*');
+  });
+
   test('cdk-nag AwsSolutions: no unsuppressed error or warning', () => {
     const { app, stack } = build();
     Aspects.of(stack).add(new AwsSolutionsChecks());

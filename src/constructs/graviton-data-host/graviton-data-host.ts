@@ -545,6 +545,29 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     return send;
   }
 
+  /**
+   * Lets a principal (an operator role) open SSM Session Manager sessions on this instance: a
+   * shell, and port forwarding (e.g. to PostgreSQL on 5432), and end its own sessions.
+   */
+  public grantSession(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    const start = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:StartSession'],
+      resourceArns: [
+        stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: this.instanceId }),
+        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: 'SSM-SessionManagerRunShell' }),
+        stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-StartPortForwardingSession' }),
+      ],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:TerminateSession', 'ssm:ResumeSession'],
+      resourceArns: [stack.formatArn({ service: 'ssm', resource: 'session', resourceName: '${aws:userid}-*' })],
+    });
+    return start;
+  }
+
   /** Memory in use, percent (CloudWatch agent). */
   public metricMemoryUsedPercent(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
