@@ -224,6 +224,8 @@ export class OpenNextSite extends Construct {
   public readonly cacheBucket: s3.Bucket;
   /** The Next.js server function. */
   public readonly serverFunction: lambda.Function;
+  /** The server function's URL (IAM auth: only this distribution may call it). */
+  public readonly serverFunctionUrl: lambda.FunctionUrl;
   /** The image optimisation function (`/_next/image`). */
   public readonly imageFunction: lambda.Function;
   /** The ISR revalidation function, when the build has one. */
@@ -337,7 +339,7 @@ export class OpenNextSite extends Construct {
     }
 
     // CloudFront.
-    const serverUrl = this.serverFunction.addFunctionUrl({
+    const serverUrl = this.serverFunctionUrl = this.serverFunction.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.AWS_IAM,
       invokeMode: this.build.server.streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
     });
