@@ -33,10 +33,9 @@ const OPTIONS = {
 } as const;
 
 export function usage(): string {
-  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
   const seen = new Set<unknown>();
   const lines = Object.values(COMMANDS).filter((c) => !seen.has(c) && seen.add(c))
-    .map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+    .map((c) => `  ${c.usage}\n      ${c.summary}${c.destructive ? ' (asks first)' : ''}`);
   return [
     'shtetl-ops: operate the zmanim production system from a laptop or a workflow (AWS credentials, no SSH).',
     '',

@@ -54,6 +54,15 @@ function service(name: string | undefined, allowBoot = false): string {
   return host.SERVICES[name];
 }
 
+/** A backup source name as ResticBackups accepts it. */
+function sourceName(args: CommandArgs): string | undefined {
+  const name = str(args, 'source');
+  if (name !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    throw new UsageError(`--source "${name}" is not a backup source name.`, 'Source names are lowercase letters, digits and dashes (e.g. app, database); `shtetl-ops snapshots` shows them.');
+  }
+  return name;
+}
+
 function str(args: CommandArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === 'string' ? v : undefined;
@@ -283,7 +292,7 @@ const backup: CommandSpec = {
   options: ['source'],
   async run(ctx, args) {
     const result = await runOnHost(ctx, {
-      title: 'backup', commands: host.backupNow(str(args, 'source')), timeoutSeconds: 2 * HOUR,
+      title: 'backup', commands: host.backupNow(sourceName(args)), timeoutSeconds: 2 * HOUR,
       onFailure: 'No good snapshot was written for the failed source (restic-backups keeps none). Exit 77: wrong restic password; 78: repository or configuration missing; 75: repository locked by another backup (retry later).',
     });
     printResult(ctx, result);
@@ -298,7 +307,7 @@ const snapshots: CommandSpec = {
   options: ['source'],
   async run(ctx, args) {
     printResult(ctx, await runOnHost(ctx, {
-      title: 'list snapshots', commands: host.snapshots(str(args, 'source')), timeoutSeconds: 600,
+      title: 'list snapshots', commands: host.snapshots(sourceName(args)), timeoutSeconds: 600,
       onFailure: 'restic could not read the repository: see the message above (wrong password: exit 77; no repository: 78).',
     }));
     return 0;

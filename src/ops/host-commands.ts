@@ -14,9 +14,10 @@ export const SERVICES: { [name: string]: string } = {
 };
 
 const HOST_DIR = '/opt/zmanim/host';
-const LIB = `. ${HOST_DIR}/lib.sh`;
+// The environment overrides are lib.sh's own convention (the tests point them at temp dirs).
+const LIB = `. "\${ZMANIM_HOST_DIR:-${HOST_DIR}}/lib.sh"`;
 /** The backup tool, wherever the ResticBackups construct installed it. */
-const RESTIC_BACKUPS = 'rb=/usr/local/sbin/restic-backups; [ -x "$rb" ] || rb="$(command -v restic-backups)" || { echo "restic-backups is not installed on this host (ResticBackups construct)" >&2; exit 78; }';
+const RESTIC_BACKUPS = 'rb="${RESTIC_BACKUPS_BIN:-/usr/local/sbin/restic-backups}"; [ -x "$rb" ] || { echo "$rb is missing: the ResticBackups construct installs it at boot" >&2; exit 78; }';
 const API_HEALTH = 'http://127.0.0.1:8080/health';
 
 /** Quotes one word for POSIX sh. */
@@ -44,7 +45,7 @@ export function status(units: string[]): string[] {
 export function restart(unit: string): string[] {
   if (unit === SERVICES.api) {
     // deploy-api.sh restarts the API and fails unless the new process answers /health.
-    return [`bash ${HOST_DIR}/deploy-api.sh`];
+    return deployApi();
   }
   return [
     `systemctl restart ${unit}`,
@@ -71,9 +72,10 @@ export function backupNow(source?: string): string[] {
     RESTIC_BACKUPS,
     source
       ? `sources=${quote(source)}`
-      : 'sources="$(for f in /etc/restic-backups/sources/*.env; do basename "$f" .env; done)"',
-    'test -n "$sources" || { echo "no backup sources in /etc/restic-backups/sources (is ResticBackups installed?)" >&2; exit 78; }',
-    'for s in $sources; do "$rb" backup "$s"; done',
+      : 'sources="$(for f in "${RESTIC_BACKUPS_CONFIG_DIR:-/etc/restic-backups}"/sources/*.env; do if [ -e "$f" ]; then basename "$f" .env; fi; done)"',
+    'test -n "$sources" || { echo "no backup sources in ${RESTIC_BACKUPS_CONFIG_DIR:-/etc/restic-backups}/sources (is ResticBackups installed?)" >&2; exit 78; }',
+    // Every source is tried; the exit code is the last failure's.
+    'rc=0; for s in $sources; do "$rb" backup "$s" || rc=$?; done; exit "$rc"',
   ];
 }
 
@@ -104,7 +106,9 @@ export function redisFlush(): string[] {
   return [
     LIB,
     'cli="$(redis_cli_bin)"',
-    'export REDISCLI_AUTH="$(secret redis-password)"',
+    // Assigned apart from `export`, so that a missing secret fails the script.
+    'REDISCLI_AUTH="$(secret redis-password)"',
+    'export REDISCLI_AUTH',
     'echo "keys before: $("$cli" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning DBSIZE)"',
     '"$cli" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning FLUSHDB',
     'echo "keys after: $("$cli" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning DBSIZE)"',
@@ -112,5 +116,5 @@ export function redisFlush(): string[] {
 }
 
 export function deployApi(): string[] {
-  return [`bash ${HOST_DIR}/deploy-api.sh`];
+  return [`bash "\${ZMANIM_HOST_DIR:-${HOST_DIR}}/deploy-api.sh"`];
 }

@@ -35,7 +35,7 @@ export async function runOnHost(ctx: OpsContext, run: HostRun): Promise<HostResu
     InstanceIds: [instanceId],
     DocumentName: 'AWS-RunShellScript',
     Comment: `shtetl-ops: ${run.title}`.slice(0, 100),
-    Parameters: { commands: ['set -e', ...run.commands], executionTimeout: [String(run.timeoutSeconds)] },
+    Parameters: { commands: hostScript(run.commands), executionTimeout: [String(run.timeoutSeconds)] },
     // How long Run Command waits for the agent to pick the command up.
     TimeoutSeconds: 60,
   })));
@@ -77,6 +77,23 @@ export async function runOnHost(ctx: OpsContext, run: HostRun): Promise<HostResu
     io.err(`  (output truncated by Run Command at ${OUTPUT_LIMIT} characters: see the full output with aws ssm list-command-invocations --command-id ${commandId} --details)`);
   }
   return { stdout, stderr, seconds };
+}
+
+/**
+ * The lines Run Command runs. AWS-RunShellScript hands them to `sh`; they are written to a
+ * file (a quoted here-document keeps them readable in the console) and run by bash (lib.sh
+ * is bash) with stdin closed, so no command can read the rest of the script as input.
+ */
+export function hostScript(commands: string[]): string[] {
+  return [
+    'script="$(mktemp)"',
+    "cat >\"$script\" <<'SHTETL_OPS'",
+    ...commands,
+    'SHTETL_OPS',
+    'rc=0; bash -e "$script" </dev/null || rc=$?',
+    'rm -f "$script"',
+    'exit "$rc"',
+  ];
 }
 
 export function formatSeconds(seconds: number): string {

@@ -134,6 +134,7 @@ describe('finding the system', () => {
     expect(code).toBe(2);
     expect(io.stderr).toContain('status does not take --file');
     expect((await run(['restart', 'nginx', '--yes'])).io.stderr).toContain('Use one of: api, postgresql, redis');
+    expect((await run(['backup', '--source', 'app; reboot'])).io.stderr).toContain('--source "app; reboot" is not a backup source name');
     const help = await run(['help']);
     expect(help.code).toBe(0);
     expect(help.io.stdout).toContain('replace-instance');
@@ -201,8 +202,8 @@ describe('Run Command on the host', () => {
     hostRuns('', 'restic-backups: source app: snapshot 1a2b3c4d, 12 bytes added, 3s\n');
     const backup = await run(['backup']);
     expect(backup.code).toBe(0);
-    expect(sentScript()).toMatch(/for s in \$sources; do "\$rb" backup "\$s"; done/);
-    expect(sentScript()).toContain('/etc/restic-backups/sources/*.env');
+    expect(sentScript()).toContain('for s in $sources; do "$rb" backup "$s" || rc=$?; done; exit "$rc"');
+    expect(sentScript()).toContain('/etc/restic-backups}"/sources/*.env');
     expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters!.executionTimeout).toEqual(['7200']);
     expect(backup.io.stderr).toContain('snapshot 1a2b3c4d');
     expect(backup.io.stderr).toMatch(/backup done in \d+s/);
@@ -266,7 +267,7 @@ describe('destructive commands ask first', () => {
   test('restart api goes through deploy-api.sh (waits for /health); restart redis checks it is active', async () => {
     hostRuns('zmanim-api is healthy');
     expect((await run(['restart', 'api', '--yes'])).code).toBe(0);
-    expect(sentScript()).toContain('bash /opt/zmanim/host/deploy-api.sh');
+    expect(sentScript()).toContain('/opt/zmanim/host}/deploy-api.sh');
     ssm.reset();
     hostRuns('zmanim-redis restarted');
     await run(['restart', 'redis', '-y']);
@@ -384,7 +385,7 @@ describe('releases and CloudFront', () => {
     expect(code).toBe(0);
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'zmanimprodcompute-releasebucket', Key: 'api/current/api-linux-arm64', ChecksumAlgorithm: 'SHA256' });
     expect(io.stderr).toContain('as version v2');
-    expect(sentScript()).toContain('bash /opt/zmanim/host/deploy-api.sh');
+    expect(sentScript()).toContain('/opt/zmanim/host}/deploy-api.sh');
   });
 
   test('deploy-api refuses a file that is not a Linux executable', async () => {
