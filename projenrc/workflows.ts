@@ -68,8 +68,6 @@ const checkoutApp = (): JobStep => step.checkout({
   token: '${{ secrets.APP_REPOSITORY_TOKEN || github.token }}',
 }, 'Check out the application');
 
-/** Which AMI the host runs: a repository variable, so that every deploy keeps the same choice. */
-const AMI_CHOICE = "${{ vars.ZMANIM_AMI || 'bootstrap' }}";
 const webPathInput = { description: 'Folder of the Next.js app in the application repository', type: 'string' as const, required: false, default: 'web' };
 const WEB_PATH = "app/${{ inputs.app_path || 'web' }}";
 
@@ -142,7 +140,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         step.npmCi(),
         step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
         // The role may only assume the bootstrap lookup roles: a template diff, no change set.
-        { name: 'cdk diff', env: { ZMANIM_AMI: AMI_CHOICE }, run: 'npx cdk diff --all --no-change-set -c "zmanim:ami=$ZMANIM_AMI" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        { name: 'cdk diff', run: 'npx cdk diff --all --no-change-set 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
       ],
     }),
   });
@@ -180,16 +178,16 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
       environment: GITHUB_ENVIRONMENTS.infrastructure,
       permissions: oidc,
       timeoutMinutes: 60,
-      // ZMANIM_AMI: "packer" once build-prod-ami has published an AMI (compute-stack.ts, zmanim:ami).
-      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region, ZMANIM_AMI: AMI_CHOICE },
+      // Which AMI the host runs is zmanim:ami in the committed cdk.context.json (README, "The AMI").
+      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
       steps: [
         step.requireVariable(ROLE_ARN_VARIABLES.infrastructure),
         step.checkout(),
         ...buildSite(),
         step.aws(ROLE_ARN_VARIABLES.infrastructure),
-        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" -c "zmanim:ami=$ZMANIM_AMI" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
         // The environment's required reviewers approved this run; the CLI cannot prompt in CI.
-        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE" -c "zmanim:ami=$ZMANIM_AMI"' },
+        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE"' },
       ],
     }),
   });
@@ -331,7 +329,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
           run: [
             `published=$(aws ssm get-parameter --name '${amiParameter}' --query Parameter.Value --output text)`,
             `[ "$published" = "$AMI_ID" ] || { echo "::error::${amiParameter} is $published, not the new $AMI_ID"; exit 1; }`,
-            `echo "AMI $AMI_ID published to ${amiParameter}; the next infrastructure deploy (context zmanim:ami=packer) replaces the host with it, the data volume stays." >> "$GITHUB_STEP_SUMMARY"`,
+            `echo "AMI $AMI_ID published to ${amiParameter}; with zmanim:ami=packer in cdk.context.json, the next infrastructure deploy replaces the host with it (the data volume stays)." >> "$GITHUB_STEP_SUMMARY"`,
           ].join('\n'),
         },
       ],
