@@ -17,8 +17,8 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { IManagedHost, HostFile } from '../src/constructs/graviton-data-host/managed-host';
 import { OriginVerifiedHttpApi } from '../src';
+import { IManagedHost, HostFile } from '../src/constructs/graviton-data-host/managed-host';
 
 /** The backend: answers `/health` with "status: healthy" and every other path with its path. */
 const BACKEND = `

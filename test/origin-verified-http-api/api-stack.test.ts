@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -41,7 +42,9 @@ describe('zmanim ApiStack', () => {
   test('the host opens :8080 to the VPC link only, and the rule lives in the Api stack', () => {
     const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
     expect(ingress).toEqual([expect.objectContaining({
-      FromPort: 8080, ToPort: 8080, IpProtocol: 'tcp',
+      FromPort: 8080,
+      ToPort: 8080,
+      IpProtocol: 'tcp',
       GroupId: { 'Fn::ImportValue': expect.stringMatching(/^ZmanimProdCompute:.*HostSecurityGroup/) },
       SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/ApiVpcLinkSecurityGroup/), 'GroupId'] },
     })]);
@@ -76,8 +79,14 @@ describe('zmanim ApiStack', () => {
     });
     // The scripts the command names exist in the host's files.
     for (const script of GRAVITON_HOST_REFRESH.match(/\/opt\/zmanim\/host\/[a-z-]+\.sh/g)!) {
-      expect(require('node:fs').existsSync(`${__dirname}/../../src/constructs/graviton-data-host/host/${script.split('/').pop()}`)).toBe(true);
+      expect(existsSync(`${__dirname}/../../src/constructs/graviton-data-host/host/${script.split('/').pop()}`)).toBe(true);
     }
+  });
+
+  test('outputs name what the rotation runbook needs', () => {
+    template.hasOutput('OriginVerifySecretArn', { Value: { Ref: Match.stringLikeRegexp('ApiSecret') } });
+    template.hasOutput('RotationLogGroup', { Value: { Ref: Match.stringLikeRegexp('ApiRotationLogs') } });
+    template.hasOutput('ApiUrl', {});
   });
 
   test('alarms notify the regional alarm topic', () => {

@@ -5,9 +5,9 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { FakeHost } from './fake-host';
 import { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from '../../src/constructs/origin-verified-http-api';
 import { planRoutes } from '../../src/constructs/origin-verified-http-api/routes';
-import { FakeHost } from './fake-host';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -112,13 +112,15 @@ describe('OriginVerifiedHttpApi', () => {
       Description: Match.stringLikeRegexp('Origin-verify request authorizer'),
       Architectures: ['arm64'],
       Runtime: 'nodejs24.x',
-      Environment: { Variables: Match.objectEquals({
-        SECRET_ID: { Ref: Match.stringLikeRegexp('ApiSecret') },
-        HEADER_NAME: 'x-origin-verify',
-        CACHE_TTL_SECONDS: '300',
-        PREVIOUS_GRACE_SECONDS: '3600',
-        AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
-      }) },
+      Environment: {
+        Variables: Match.objectEquals({
+          SECRET_ID: { Ref: Match.stringLikeRegexp('ApiSecret') },
+          HEADER_NAME: 'x-origin-verify',
+          CACHE_TTL_SECONDS: '300',
+          PREVIOUS_GRACE_SECONDS: '3600',
+          AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+        }),
+      },
     });
   });
 
@@ -167,7 +169,9 @@ describe('OriginVerifiedHttpApi', () => {
     const linkSg = Object.values(template.findResources('AWS::EC2::SecurityGroup'))[0].Properties;
     expect(linkSg.SecurityGroupIngress).toBeUndefined();
     template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
-      IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080,
+      IpProtocol: 'tcp',
+      FromPort: 8080,
+      ToPort: 8080,
       DestinationSecurityGroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('HostSg') },
     });
     // Nothing in the compute stack opens the host to anything.
@@ -227,7 +231,7 @@ describe('OriginVerifiedHttpApi', () => {
     const rotation = Object.values(template.findResources('AWS::Lambda::Function'))
       .find((r) => /Rotates the origin-verify/.test(r.Properties.Description))!.Properties;
     expect(rotation.Environment.Variables).toMatchObject({
-      KVS_KEY: 'origin-verify',
+      KVS_ENTRY: 'origin-verify',
       HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
       HOST_REFRESH_COMMANDS: '["systemctl restart zmanim-api"]',
       HOST_INSTANCE_ID: { 'Fn::ImportValue': expect.stringMatching(/HostEni/) },
@@ -289,7 +293,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     expect(keys.sort()).toEqual([['ANY /backend', 'CUSTOM'], ['ANY /backend/{proxy+}', 'CUSTOM']]);
     t.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
     const rotation = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
-    expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_KEY']);
+    expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_ENTRY']);
     for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(a.Properties.AlarmActions).toBeUndefined();
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/$request.path.proxy' } });
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/' } });

@@ -28,7 +28,7 @@ let OLD_VALUE: string;
 let order: string[];
 let logs: string[];
 
-const event = (Step: string, token = TOKEN): SecretsManagerRotationEvent => ({ SecretId: SECRET, ClientRequestToken: token, Step } as SecretsManagerRotationEvent);
+const event = (Step: string, token = TOKEN) => ({ SecretId: SECRET, ClientRequestToken: token, Step }) as SecretsManagerRotationEvent;
 const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value", $metadata: {} });
 
 /** A secret with OLD_VERSION current and TOKEN pending (or `stages` for TOKEN). */
@@ -59,7 +59,7 @@ beforeEach(() => {
   logs = [];
   jest.spyOn(console, 'log').mockImplementation((...args) => void logs.push(args.join(' ')));
   process.env.KVS_ARN = KVS;
-  process.env.KVS_KEY = 'origin-verify';
+  process.env.KVS_ENTRY = 'origin-verify';
   process.env.HOST_PARAMETER_NAME = '/zmanim/prod/origin-verify-key';
   process.env.HOST_INSTANCE_ID = 'i-0123456789abcdef0';
   process.env.HOST_REFRESH_COMMANDS = JSON.stringify(['systemctl restart zmanim-api']);

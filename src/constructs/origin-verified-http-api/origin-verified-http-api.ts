@@ -8,6 +8,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,16 +16,16 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { originVerifyFunctionCode } from './cloudfront-function-code';
+import { OriginVerifyAuthorizerFunction } from './origin-verify-authorizer-function';
+import { OriginVerifyRotationFunction } from './origin-verify-rotation-function';
+import { PATH, planRoutes } from './routes';
 import { functionLogging } from '../../internal/function-logging';
 import { suppressNag } from '../../internal/nag';
 import { IManagedHost } from '../graviton-data-host/managed-host';
-import { originVerifyFunctionCode } from './cloudfront-function-code';
-import { PATH, planRoutes } from './routes';
-import { OriginVerifyAuthorizerFunction } from './origin-verify-authorizer-function';
-import { OriginVerifyRotationFunction } from './origin-verify-rotation-function';
 
 /** Key of the origin-verify value in the CloudFront KeyValueStore. */
-const KVS_KEY = 'origin-verify';
+const KVS_ENTRY = 'origin-verify';
 
 /**
  * Properties of {@link OriginVerifiedHttpApi}.
@@ -43,8 +44,21 @@ export interface OriginVerifiedHttpApiProps {
   /**
    * The backend host. Its port is opened to the VPC link only, and it is registered in
    * Cloud Map by its private IP address.
+   *
+   * @default - none: give exactly one of `host` and `backendListener`
    */
-  readonly host: IManagedHost;
+  readonly host?: IManagedHost;
+
+  /**
+   * Instead of one host: the listener of an internal Application Load Balancer in front of
+   * several backend instances (its health checks keep failed instances out of rotation).
+   * The VPC link reaches the listener's `port`; the load balancer's security group is opened
+   * to the VPC link only. `hostRefreshCommands` cannot be used with it (there is no single
+   * instance to run them on): the backends must re-read `hostParameterName` themselves.
+   *
+   * @default - none: give exactly one of `host` and `backendListener`
+   */
+  readonly backendListener?: elbv2.IApplicationListener;
 
   /**
    * Port the backend listens on (plain HTTP inside the VPC).
@@ -265,7 +279,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       comment: 'Adds the origin-verify header from the KeyValueStore',
       runtime: cloudfront.FunctionRuntime.JS_2_0,
       keyValueStore: store,
-      code: cloudfront.FunctionCode.fromInline(originVerifyFunctionCode(store.keyValueStoreId, this.headerName, KVS_KEY)),
+      code: cloudfront.FunctionCode.fromInline(originVerifyFunctionCode(store.keyValueStoreId, this.headerName, KVS_ENTRY)),
     });
 
     // The authorizer.
@@ -299,10 +313,10 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       timeout: Duration.minutes(5),
       environment: {
         KVS_ARN: store.keyValueStoreArn,
-        KVS_KEY,
+        KVS_ENTRY,
         ...(props.hostParameterName ? { HOST_PARAMETER_NAME: props.hostParameterName } : {}),
         ...(hostRefresh.length > 0 ? {
-          HOST_INSTANCE_ID: props.host.instanceId,
+          HOST_INSTANCE_ID: props.host!.instanceId,
           HOST_REFRESH_COMMANDS: JSON.stringify(hostRefresh),
           COMMAND_TIMEOUT_SECONDS: '180',
         } : {}),
@@ -322,14 +336,20 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       rotationFn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['ssm:SendCommand'],
         resources: [
-          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: props.host.instanceId }),
+          stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: props.host!.instanceId }),
           stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' }),
         ],
       }));
       rotationFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
       suppressNag(rotationLogging.role.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
-        reason: 'ssm:GetCommandInvocation supports no resource-level permissions; it only reads the status of commands',
+        reason: 'ssm:GetCommandInvocation and secretsmanager:GetRandomPassword support no resource-level permissions; they only read command status and draw a random string',
+        appliesTo: ['Resource::*'],
+      }]);
+    } else {
+      suppressNag(rotationLogging.role.node.findChild('DefaultPolicy'), [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'secretsmanager:GetRandomPassword supports no resource-level permissions; it only returns a random string',
         appliesTo: ['Resource::*'],
       }]);
     }
@@ -349,18 +369,21 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       allowAllOutbound: false,
     });
     this.connections = linkSecurityGroup.connections;
-    linkSecurityGroup.connections.allowTo(props.host, ec2.Port.tcp(settings.port), `API Gateway VPC link of ${this.node.path}`);
+    linkSecurityGroup.connections.allowTo(props.backendListener ?? props.host!, ec2.Port.tcp(settings.port), `API Gateway VPC link of ${this.node.path}`);
     this.vpcLink = new apigwv2.VpcLink(this, 'VpcLink', {
       vpc: props.vpc,
       subnets: props.vpcSubnets ?? {},
       securityGroups: [linkSecurityGroup],
     });
-    const namespace = new servicediscovery.HttpNamespace(this, 'Namespace', {
-      name: Names.uniqueResourceName(this, { maxLength: 64, separator: '-' }).toLowerCase(),
-      description: `Backend discovery for ${this.node.path}`,
-    });
-    const service = namespace.createService('Backend', { description: 'The backend host' });
-    service.registerIpInstance('Host', { ipv4: props.host.instancePrivateIp, port: settings.port });
+    let service: servicediscovery.IService | undefined;
+    if (props.host) {
+      const namespace = new servicediscovery.HttpNamespace(this, 'Namespace', {
+        name: Names.uniqueResourceName(this, { maxLength: 64, separator: '-' }).toLowerCase(),
+        description: `Backend discovery for ${this.node.path}`,
+      });
+      service = namespace.createService('Backend', { description: 'The backend host' });
+      service.registerIpInstance('Host', { ipv4: props.host.instancePrivateIp, port: settings.port });
+    }
 
     // The API.
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
@@ -401,16 +424,19 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       ? new authorizers.HttpJwtAuthorizer('JwtAuthorizer', props.jwtIssuer!, { jwtAudience: props.jwtAudience!, authorizerName: 'jwt' })
       : undefined;
 
-    const integrationsByTarget = new Map<string, TimedServiceDiscoveryIntegration>();
+    const integrationsByTarget = new Map<string, apigwv2.HttpRouteIntegration>();
     const integrationFor = (backendPath: string) => {
       let integration = integrationsByTarget.get(backendPath);
       if (!integration) {
-        integration = new TimedServiceDiscoveryIntegration(`Backend${integrationsByTarget.size}`, service, {
+        const options = {
           vpcLink: this.vpcLink,
           method: apigwv2.HttpMethod.ANY,
           timeout: settings.integrationTimeout,
           parameterMapping: new apigwv2.ParameterMapping().overwritePath(apigwv2.MappingValue.custom(backendPath)),
-        });
+        };
+        integration = service
+          ? new TimedServiceDiscoveryIntegration(`Backend${integrationsByTarget.size}`, service, options)
+          : new TimedAlbIntegration(`Backend${integrationsByTarget.size}`, props.backendListener!, options);
         integrationsByTarget.set(backendPath, integration);
       }
       return integration;
@@ -542,6 +568,20 @@ class TimedServiceDiscoveryIntegration extends integrations.HttpServiceDiscovery
   }
 }
 
+/** An ALB integration with the route's timeout (as above). */
+class TimedAlbIntegration extends integrations.HttpAlbIntegration {
+  private readonly timeout?: Duration;
+
+  constructor(id: string, listener: elbv2.IApplicationListener, props: integrations.HttpAlbIntegrationProps) {
+    super(id, listener, props);
+    this.timeout = props.timeout;
+  }
+
+  public bind(options: apigwv2.HttpRouteIntegrationBindOptions): apigwv2.HttpRouteIntegrationConfig {
+    return { ...super.bind(options), timeout: this.timeout };
+  }
+}
+
 /** JSON access log line: who, what, outcome, timings, and why an authorizer refused. */
 const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -647,6 +687,12 @@ function validate(props: OriginVerifiedHttpApiProps): Settings {
   }
   if (props.hostParameterName !== undefined && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.hostParameterName)) {
     fail(`hostParameterName must be an absolute SSM parameter name (got "${props.hostParameterName}"), e.g. "/zmanim/prod/origin-verify-key".`);
+  }
+  if ((props.host === undefined) === (props.backendListener === undefined)) {
+    fail(`Give exactly one backend: host (one instance) or backendListener (an internal ALB); got ${props.host ? 'both' : 'neither'}.`);
+  }
+  if (props.backendListener && (props.hostRefreshCommands ?? []).length > 0) {
+    fail('hostRefreshCommands needs a single host to run on; with backendListener the backends must re-read hostParameterName themselves (e.g. on a timer).');
   }
   if ((props.hostRefreshCommands ?? []).length > 0 && !props.hostParameterName) {
     fail('hostRefreshCommands is set without hostParameterName: the host would reload a value nobody wrote. Set hostParameterName.');

@@ -67,7 +67,7 @@ export interface RotationSettings {
 export function rotationSettings(env: NodeJS.ProcessEnv = process.env): RotationSettings {
   return {
     kvsArn: env.KVS_ARN || undefined,
-    kvsKey: env.KVS_KEY || 'origin-verify',
+    kvsKey: env.KVS_ENTRY || 'origin-verify',
     hostParameterName: env.HOST_PARAMETER_NAME || undefined,
     hostInstanceId: env.HOST_INSTANCE_ID || undefined,
     hostRefreshCommands: JSON.parse(env.HOST_REFRESH_COMMANDS || '[]'),

@@ -1,5 +1,6 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { IManagedHost } from '../../constructs/graviton-data-host/managed-host';
@@ -30,8 +31,10 @@ export interface ApiStackProps extends StackProps {
   readonly config: ZmanimConfig;
   /** The VPC of the host (Network stack). */
   readonly vpc: ec2.IVpc;
-  /** The data host whose Go API listens on :8080 (Compute stack). */
-  readonly host: IManagedHost;
+  /** The data host whose Go API listens on :8080 (Compute stack; `single-host` profile). */
+  readonly host?: IManagedHost;
+  /** Instead of `host`: the API fleet's internal load balancer listener on :8080 (`managed` profile). */
+  readonly backendListener?: elbv2.IApplicationListener;
   /** The regional alarm topic (Monitoring stack). */
   readonly alarmTopic?: sns.ITopic;
   /**
@@ -65,6 +68,7 @@ export class ApiStack extends Stack {
     this.api = new OriginVerifiedHttpApi(this, 'Api', {
       vpc: props.vpc,
       host: props.host,
+      backendListener: props.backendListener,
       port: 8080,
       paths: ZMANIM_API_PATHS,
       protectedPaths: ZMANIM_PROTECTED_GROUPS.map((group) => `/backend/api/v1/${group}`),
@@ -75,7 +79,14 @@ export class ApiStack extends Stack {
       // The host reads this parameter as ORIGIN_VERIFY_KEY (GeneratedSecrets created it; the
       // first rotation, at deploy, overwrites it with the value CloudFront sends).
       hostParameterName: `${config.ssmPrefix}/origin-verify-key`,
-      hostRefreshCommands: props.hostRefreshCommands ?? [GRAVITON_HOST_REFRESH],
+      // A fleet re-reads the key on a timer (ApiFleetStack): no single instance to run on.
+      hostRefreshCommands: props.hostRefreshCommands ?? (props.host ? [GRAVITON_HOST_REFRESH] : []),
     });
+    // For the runbook (README, OriginVerifiedHttpApi: rotation).
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'execute-api URL (answers 401/403 without CloudFront)' });
+    new CfnOutput(this, 'OriginVerifySecretArn', { value: this.api.secret.secretArn, description: 'aws secretsmanager rotate-secret --secret-id <this>' });
+    new CfnOutput(this, 'RotationLogGroup', { value: this.api.rotationFunction.logGroup.logGroupName, description: 'aws logs tail <this> --since 1d' });
+    new CfnOutput(this, 'AuthorizerLogGroup', { value: this.api.authorizerFunction.logGroup.logGroupName, description: 'Denied requests (never the header value)' });
+    new CfnOutput(this, 'AccessLogGroup', { value: this.api.accessLogGroup.logGroupName, description: 'JSON access logs of the API' });
   }
 }
