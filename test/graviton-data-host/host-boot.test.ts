@@ -17,6 +17,20 @@ const SECRETS: Record<string, string> = {
 
 let host: FakeHost;
 let bin: string;
+let apiPort: number;
+
+/** A stand-in for the Go API: records what systemd gave it, then serves /health on PORT. */
+function fakeApi(version: string): string {
+  return [
+    '#!/bin/bash',
+    `echo ${version} > "${host.fakeLogDir}/api-version"`,
+    `env > "${host.fakeLogDir}/api-env"`,
+    `id -un > "${host.fakeLogDir}/api-user"`,
+    `exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "${host.root}/www"`,
+    '',
+  ].join('\n');
+}
+const RELEASE = ['releases', 'zmanim-api/current/api-linux-arm64'] as const;
 
 function psql(url: string, sql: string) {
   return spawnSync(join(bin, 'psql'), ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { encoding: 'utf8', env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
@@ -41,7 +55,11 @@ beforeAll(async () => {
   requireTools({ 'runuser': 'util-linux', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'curl': 'curl' });
   bin = postgresBinDir();
   host = new FakeHost(await freePort(), await freePort());
+  apiPort = await freePort();
+  mkdirSync(join(host.root, 'www'));
+  writeFileSync(join(host.root, 'www', 'health'), 'healthy\n');
   host.writeHostEnv({
+    ZMANIM_API_PORT: String(apiPort),
     ZMANIM_REGION: 'eu-west-1',
     ZMANIM_SSM_PATH: PATH,
     ZMANIM_SECRET_NAMES: Object.keys(SECRETS).join(' '),
@@ -56,9 +74,7 @@ beforeAll(async () => {
   });
   writeFileSync(join(host.confDir, 'api-settings.env'), 'ALLOWED_ORIGINS=https://zmanim.example\nENVIRONMENT=test\n');
   for (const [name, value] of Object.entries(SECRETS)) host.putParameter(`${PATH}/${name}`, value);
-  // The "API": records the environment systemd gave it, then idles like a server.
-  host.putObject('releases', 'zmanim-api/current/api-linux-arm64',
-    `#!/bin/bash\necho release-1 > "${host.fakeLogDir}/api-version"\nenv > "${host.fakeLogDir}/api-env"\nid -un > "${host.fakeLogDir}/api-user"\nexec sleep 600\n`);
+  host.putObject(...RELEASE, fakeApi('release-1'));
   // A boot command (as ResticBackups adds): it must find /data prepared and Redis answering.
   writeFileSync(join(host.bootDir, '50-check.sh'),
     `set -euo pipefail\ntest -s "${host.dataDir}/postgres/PG_VERSION"\nREDISCLI_AUTH=$(cat "${host.secretsDir}/redis-password") redis-cli -p ${host.redisPort} ping | grep -q PONG\necho ran >> "${host.fakeLogDir}/boot-command"\n`);
@@ -101,7 +117,7 @@ describe('first boot', () => {
     expect(modeOf(join(host.confDir, 'api.env'))).toBe(0o600);
     const env = apiEnv();
     expect(env).toMatchObject({
-      PORT: '8080',
+      PORT: String(apiPort),
       CLERK_SECRET_KEY: SECRETS['clerk-secret-key'],
       JWT_SECRET: SECRETS['jwt-secret'],
       ALLOWED_ORIGINS: 'https://zmanim.example',
@@ -190,7 +206,47 @@ describe('second boot on the same /data', () => {
   });
 });
 
+describe('deploying an API release (deploy-api.sh, run through SSM Run Command)', () => {
+  const deploy = (waitSeconds = 10) => {
+    const result = host.run('deploy-api.sh', [], { ZMANIM_DEPLOY_WAIT_SECONDS: String(waitSeconds) });
+    return { ...result, output: result.stdout + result.stderr };
+  };
+
+  test('fetches the new release, restarts the API and waits until it is healthy', () => {
+    host.putObject(...RELEASE, fakeApi('release-2'));
+    const result = deploy();
+    expect(result.output).toContain('zmanim-api is healthy');
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(host.fakeLogDir, 'api-version'), 'utf8').trim()).toBe('release-2');
+  });
+
+  test('fails when the release cannot be fetched, instead of restarting the old copy', () => {
+    rmSync(join(host.s3Dir, 'releases'), { recursive: true });
+    const result = deploy();
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('could not fetch s3://releases/zmanim-api/current/api-linux-arm64; nothing deployed');
+    expect(readFileSync(join(host.fakeLogDir, 'api-version'), 'utf8').trim()).toBe('release-2');
+  });
+
+  test('fails when the new release does not answer its health check', () => {
+    host.putObject(...RELEASE, '#!/bin/bash\nexit 1\n');
+    const result = deploy(3);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(/zmanim-api did not answer http:\/\/127.0.0.1:\d+\/health after the restart/);
+  });
+});
+
 describe('failures stop the boot with a message', () => {
+  test('before the first release exists, the boot succeeds and leaves the API stopped', () => {
+    host.stopServices();
+    rmSync(join(host.s3Dir, 'releases'), { recursive: true, force: true });
+    rmSync(join(host.apiDir, 'zmanim-api'));
+    const result = boot();
+    expect(result.status).toBe(0);
+    expect(result.output).toContain('WARNING: no API release yet; zmanim-api stays stopped until the first deployment');
+    expect(readFileSync(join(host.fakeLogDir, 'systemctl.log'), 'utf8').trim().split('\n').pop()).not.toMatch(/zmanim-api/);
+  });
+
   test('a missing secret fails the boot naming it, before any service starts', () => {
     host.stopServices();
     rmSync(join(host.ssmDir, PATH, 'clerk-secret-key'));

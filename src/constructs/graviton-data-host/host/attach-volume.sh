@@ -79,6 +79,8 @@ install -d -m 0755 "$DATA_DIR"
 entry="LABEL=$DATA_LABEL $DATA_DIR $fstype defaults,noatime,nofail 0 2"
 if ! grep -qxF "$entry" "$fstab" 2>/dev/null; then
   { grep -v " $DATA_DIR " "$fstab" 2>/dev/null || true; echo "$entry"; } | write_file "$fstab" 0644 root:root
+  # systemd generates data.mount (RequiresMountsFor=/data in the units) from fstab.
+  "$SYSTEMCTL" daemon-reload
 fi
 if ! mountpoint -q "$DATA_DIR"; then
   mount "$DATA_DIR"

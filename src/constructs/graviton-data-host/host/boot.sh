@@ -28,7 +28,15 @@ step configure-postgres bash "$HOST_DIR/configure-postgres.sh"
 step configure-redis bash "$HOST_DIR/configure-redis.sh"
 step start-data-services "$SYSTEMCTL" restart zmanim-postgresql.service zmanim-redis.service
 step postgres-roles bash "$HOST_DIR/postgres-roles.sh"
-step start-api "$SYSTEMCTL" restart zmanim-api.service
+# The API: fetched from the release location (or the local copy). Before the first release
+# exists there is nothing to start; the first deployment (deploy-api.sh) starts it.
+api_status=0
+bash "$HOST_DIR/fetch-api.sh" || api_status=$?
+case "$api_status" in
+  0) step start-api "$SYSTEMCTL" restart zmanim-api.service ;;
+  3) log "WARNING: no API release yet; zmanim-api stays stopped until the first deployment (README, deploying an API release)" ;;
+  *) die "boot step fetch-api failed (exit $api_status)" ;;
+esac
 step cloudwatch-agent bash "$HOST_DIR/cloudwatch-agent.sh"
 
 if [[ -d "$BOOT_D" ]]; then

@@ -7,6 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 url="http://127.0.0.1:${ZMANIM_API_PORT:-8080}${ZMANIM_API_HEALTH_PATH:-/health}"
+ZMANIM_REQUIRE_RELEASE=1 bash "$HOST_DIR/fetch-api.sh"
 "$SYSTEMCTL" restart zmanim-api.service
 for _ in $(seq 1 "${ZMANIM_DEPLOY_WAIT_SECONDS:-60}"); do
   if curl -fsS -o /dev/null --max-time 2 "$url"; then

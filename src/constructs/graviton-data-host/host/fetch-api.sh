@@ -18,7 +18,13 @@ else
     log "fetched $source_url into $binary ($(sha256sum "$binary" | cut -d' ' -f1))"
   else
     rm -f "$download"
+    # A deployment must run the release it uploaded, not the copy it replaces.
+    [[ "${ZMANIM_REQUIRE_RELEASE:-0}" != 1 ]] || die "could not fetch $source_url; nothing deployed"
     log "WARNING: could not fetch $source_url; starting the local copy $binary"
   fi
 fi
-[[ -x "$binary" ]] || die "no API binary: $binary does not exist and the release location gave none"
+if [[ ! -x "$binary" ]]; then
+  log "no API release yet: $binary does not exist and the release location gave none"
+  # Distinct status: boot.sh leaves the API stopped until the first release is deployed.
+  exit 3
+fi
