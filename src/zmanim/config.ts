@@ -1,3 +1,5 @@
+import { ManagedCapacity, validateCapacity } from './profiles';
+
 /**
  * The production zmanim system's configuration: the seed's values
  * (`infrastructure/lib/config.ts`) plus what the stacks need to synthesize offline.
@@ -21,8 +23,18 @@ export interface ZmanimConfig {
   readonly domain: string;
   /** The existing Route 53 hosted zone that holds `domain` (imported by id: no look-up). */
   readonly hostedZone: { readonly zoneId: string; readonly zoneName: string };
-  /** EC2 instance type of the data host (Graviton, ARM64). */
+  /**
+   * EC2 instance type of the data host (Graviton, ARM64), one of `GRAVITON_INSTANCE_TYPES`.
+   * Step (1) of the scaling path (README, "Scaling path") is a bigger value here.
+   */
   readonly instanceType: string;
+  /**
+   * `single-host` (API, PostgreSQL and Redis on one Graviton host) or `managed` (RDS,
+   * ElastiCache, the API on an Auto Scaling group across AZs): README, "Scaling path".
+   */
+  readonly capacityProfile: string;
+  /** Sizes of the `managed` profile; ignored by `single-host`. See `ManagedCapacity`. */
+  readonly managed?: ManagedCapacity;
   /** Size of the persistent data volume (/data), in GiB. */
   readonly dataVolumeSize: number;
   /** Whether the Route 53 health check and its alarm exist. */
@@ -67,6 +79,7 @@ export const DEFAULT_CONFIG: ZmanimConfig = {
   // Route 53 > Hosted zones > shtetl.io > Hosted zone ID.
   hostedZone: { zoneId: 'Z04310813Q8GM3J9ZMANM', zoneName: 'shtetl.io' },
   instanceType: 'm7g.medium',
+  capacityProfile: 'single-host',
   dataVolumeSize: 30,
   enableHealthCheck: true,
   healthCheckPath: '/backend/api/v1/health',
@@ -126,6 +139,7 @@ export function validateConfig(config: ZmanimConfig): ZmanimConfig {
     fail('domain', config.domain, `is not inside the hosted zone "${config.hostedZone.zoneName}", so its certificate cannot be DNS-validated there`,
       'Use a domain under hostedZone.zoneName, or point hostedZone at the zone that holds the domain.');
   }
+  validateCapacity(config, fail);
   if (!Number.isInteger(config.dataVolumeSize) || config.dataVolumeSize < 8 || config.dataVolumeSize > 16384) {
     fail('dataVolumeSize', config.dataVolumeSize, 'must be a whole number of GiB from 8 to 16384 (gp3 limits)', 'The seed uses 30.');
   }
@@ -183,6 +197,8 @@ export function resolveConfig(getContext: (key: string) => unknown, env: NodeJS.
           : typeof current === 'object' && typeof value === 'string' ? { ...current, ...JSON.parse(value) }
             : value;
   }
+  const managed = getContext('zmanim:managed');
+  if (managed !== undefined) merged.managed = typeof managed === 'string' ? JSON.parse(managed) : managed;
   if (merged.account === undefined && env.CDK_DEFAULT_ACCOUNT) {
     merged.account = env.CDK_DEFAULT_ACCOUNT;
   }

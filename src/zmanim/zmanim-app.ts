@@ -3,13 +3,16 @@ import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG, ZmanimConfig } from './config';
 import { ensureFixtureSite } from './prepare-assets';
+import { isManaged } from './profiles';
+import { ApiFleetStack } from './stacks/api-fleet-stack';
 import { ApiStack } from './stacks/api-stack';
 import { CertificateStack } from './stacks/certificate-stack';
 import { ComputeStack } from './stacks/compute-stack';
 import { DnsRecordsStack } from './stacks/dns-records-stack';
 import { GitHubOidcStack } from './stacks/github-oidc-stack';
 import { HealthCheckStack } from './stacks/health-check-stack';
-import { MonitoringStack } from './stacks/monitoring-stack';
+import { ManagedDataStack } from './stacks/managed-data-stack';
+import { DashboardStack, MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { NextjsStack } from './stacks/nextjs-stack';
 import { SecretsStack } from './stacks/secrets-stack';
@@ -23,12 +26,18 @@ export interface ZmanimStacks {
   readonly secrets: SecretsStack;
   readonly monitoring: MonitoringStack;
   readonly certificate: CertificateStack;
+  /** The single host (`single-host` profile); reading it under `managed` throws. */
   readonly compute: ComputeStack;
+  /** RDS and ElastiCache (`managed` profile only). */
+  readonly data?: ManagedDataStack;
+  /** The API fleet and its load balancer (`managed` profile only). */
+  readonly fleet?: ApiFleetStack;
   readonly api: ApiStack;
   readonly healthCheck?: HealthCheckStack;
   readonly githubOidc: GitHubOidcStack;
   readonly nextjs: NextjsStack;
   readonly dnsRecords: DnsRecordsStack;
+  readonly dashboard: DashboardStack;
 }
 
 /**
@@ -45,12 +54,25 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   const secrets = new SecretsStack(app, `${prefix}Secrets`, stackProps(regional, `generated secrets under ${config.ssmPrefix}`));
   const monitoring = new MonitoringStack(app, `${prefix}Monitoring`, stackProps(regional, 'alarm topic'));
   const certificate = new CertificateStack(app, `${prefix}Certificate`, stackProps(global, `ACM certificate for ${config.domain}`));
-  const compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
-  compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
+  // The capacity profile (README, "Scaling path") picks what runs the API and holds the data:
+  // one Graviton host (Compute), or RDS and ElastiCache (Data) with an API fleet (ApiFleet).
+  let compute: ComputeStack | undefined;
+  let data: ManagedDataStack | undefined;
+  let fleet: ApiFleetStack | undefined;
+  if (isManaged(config)) {
+    data = new ManagedDataStack(app, `${prefix}Data`, { ...stackProps(regional, 'RDS for PostgreSQL and ElastiCache for Valkey (managed profile)'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
+    data.addDependency(secrets, 'the cache\'s AUTH token is the generated redis-password');
+    fleet = new ApiFleetStack(app, `${prefix}ApiFleet`, { ...stackProps(regional, 'the Go API on an Auto Scaling group behind an internal load balancer, releases (managed profile)'), vpc: network.vpc, data, alarmTopic: monitoring.alarmTopic });
+    fleet.addDependency(secrets, 'the instances read the generated secrets at boot');
+  } else {
+    compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
+    compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
+  }
   const api = new ApiStack(app, `${prefix}Api`, {
-    ...stackProps(regional, `HTTP API under https://${config.domain}/backend/ (origin-verified, Clerk JWT, VPC link to the host)`),
+    ...stackProps(regional, `HTTP API under https://${config.domain}/backend/ (origin-verified, Clerk JWT, VPC link to the ${fleet ? 'API fleet' : 'host'})`),
     vpc: network.vpc,
-    host: compute.host,
+    host: compute?.host,
+    backendListener: fleet?.listener,
     alarmTopic: monitoring.alarmTopic,
   });
   const healthCheck = config.enableHealthCheck
@@ -66,11 +88,25 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
     distribution: nextjs.site.distribution,
   });
-  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: compute.releaseBucket.bucketName });
+  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName });
+  // Last: it shows every other stack's metrics and alarms (README "Operations").
+  const dashboard = new DashboardStack(app, `${prefix}Dashboard`, {
+    ...stackProps(regional, 'CloudWatch dashboard of the seed\'s metrics and every alarm'),
+    host: compute?.host,
+    backups: compute?.backups,
+    httpApi: api.api.httpApi,
+    functions: { 'next.js server': nextjs.site.serverFunction, 'image optimisation': nextjs.site.imageFunction, 'origin-verify authorizer': api.api.authorizerFunction },
+    distribution: nextjs.site.distribution,
+  });
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  return { network, secrets, monitoring, certificate, compute, api, healthCheck, githubOidc, nextjs, dnsRecords };
+  const stacks = { network, secrets, monitoring, certificate, api, healthCheck, githubOidc, nextjs, dnsRecords, dashboard, data, fleet };
+  if (compute) return { ...stacks, compute };
+  return Object.defineProperty(stacks, 'compute', {
+    get: () => { throw new Error(`The "${config.capacityProfile}" capacity profile has no Compute stack (single host): use stacks.data and stacks.fleet`); },
+    enumerable: false,
+  }) as ZmanimStacks;
 }
 
 /** Adds cdk-nag's AwsSolutions rules to every stack of the app. */

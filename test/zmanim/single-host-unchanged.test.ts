@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { TEST_ACCOUNT } from './app-fixture';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { TEST_ACCOUNT } from './app-fixture';
 
 /**
  * The `single-host` capacity profile (the default) must synthesize exactly the templates it

@@ -41,29 +41,7 @@ export class ComputeStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
-    const accessLogs = new s3.Bucket(this, 'ReleaseAccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      lifecycleRules: [{ expiration: Duration.days(365) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    suppressNag(accessLogs, [{
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket receives the release bucket\'s server access logs; logging it into itself would loop',
-    }]);
-    // Versioned: an earlier API release can be restored by copying an old version back.
-    this.releaseBucket = new s3.Bucket(this, 'ReleaseBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'release-bucket/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(180), noncurrentVersionsToRetain: 10 }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.releaseBucket = createReleaseBucket(this);
 
     const ami = String(this.node.tryGetContext(AMI_CONTEXT_KEY) ?? 'bootstrap');
     if (ami !== 'bootstrap' && ami !== 'packer') {
@@ -118,4 +96,34 @@ export class ComputeStack extends Stack {
     }
     new CfnOutput(this, 'BackupBucketName', { value: this.backups.bucket.bucketName, description: `restic repository ${this.backups.repository}` });
   }
+}
+
+/**
+ * The bucket the API releases come from (versioned, with its access log bucket), created in
+ * `scope`: the single host's Compute stack and the managed profile's API fleet share it.
+ */
+export function createReleaseBucket(scope: Construct): s3.Bucket {
+  const accessLogs = new s3.Bucket(scope, 'ReleaseAccessLogs', {
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    lifecycleRules: [{ expiration: Duration.days(365) }],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  suppressNag(accessLogs, [{
+    id: 'AwsSolutions-S1',
+    reason: 'This bucket receives the release bucket\'s server access logs; logging it into itself would loop',
+  }]);
+  // Versioned: an earlier API release can be restored by copying an old version back.
+  return new s3.Bucket(scope, 'ReleaseBucket', {
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    versioned: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: 'release-bucket/',
+    lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(180), noncurrentVersionsToRetain: 10 }],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
 }

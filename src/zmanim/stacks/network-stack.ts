@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ZmanimConfig } from '../config';
+import { isManaged, managedCapacity } from '../profiles';
 
 export interface NetworkStackProps extends StackProps {
   readonly config: ZmanimConfig;
@@ -20,11 +21,19 @@ export class NetworkStack extends Stack {
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const publicSubnets: ec2.SubnetConfiguration = { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 };
+    // The managed profile (README, "Scaling path") adds zones and private subnets for the
+    // database, cache and API fleet, with one NAT gateway for the fleet's egress (SSM,
+    // CloudWatch, releases): cheaper than the six interface endpoints it would need per zone.
+    // The first public subnet keeps its CIDR, so a single host in it stays where it is.
+    const managed = isManaged(config) ? managedCapacity(config) : undefined;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(config.vpcCidr),
-      availabilityZones: [config.availabilityZone],
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+      availabilityZones: managed ? managed.availabilityZones : [config.availabilityZone],
+      natGateways: managed ? 1 : 0,
+      subnetConfiguration: managed
+        ? [publicSubnets, { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 }]
+        : [publicSubnets],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       restrictDefaultSecurityGroup: true,
     });

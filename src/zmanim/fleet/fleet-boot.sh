@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Boot of an API fleet instance (managed profile), at every launch: read the secrets from SSM,
+# write the API's environment with the RDS and ElastiCache endpoints, install the units, start
+# the API (it fetches the current release) and wait until it is healthy. PostgreSQL and Redis
+# are not started here: the data lives in RDS and ElastiCache. Reuses the single host's
+# scripts (lib.sh, read-secrets.sh, fetch-api.sh, deploy-api.sh) from $HOST_DIR.
+# shellcheck source=../../constructs/graviton-data-host/host/lib.sh
+source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
+FLEET_DIR=${ZMANIM_FLEET_DIR:-/opt/zmanim/fleet}
+
+install -d -m 0755 "$LOG_DIR" "$CONF_DIR"
+bash "$HOST_DIR/read-secrets.sh"
+bash "$FLEET_DIR/write-fleet-env.sh" >/dev/null
+install -m 0644 "$HOST_DIR/units/zmanim-api.service" "$UNITS_DIR/zmanim-api.service"
+install -D -m 0644 "$FLEET_DIR/units/zmanim-api.service.d/fleet.conf" "$UNITS_DIR/zmanim-api.service.d/fleet.conf"
+install -m 0644 "$FLEET_DIR/units/zmanim-fleet-refresh.service" "$FLEET_DIR/units/zmanim-fleet-refresh.timer" "$UNITS_DIR/"
+"$SYSTEMCTL" daemon-reload
+"$SYSTEMCTL" enable zmanim-api.service zmanim-fleet-refresh.timer
+"$SYSTEMCTL" start zmanim-fleet-refresh.timer
+bash "$HOST_DIR/deploy-api.sh"
+log "fleet boot complete"
