@@ -243,6 +243,10 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
   public readonly rotationFunction: lambda.IFunction;
   /** The VPC link to the backend. */
   public readonly vpcLink: apigwv2.IVpcLink;
+  /** Log group of the authorizer (denied requests, never the header value). */
+  public readonly authorizerLogGroup: logs.ILogGroup;
+  /** Log group of the rotation function. */
+  public readonly rotationLogGroup: logs.ILogGroup;
   /** The access log group. */
   public readonly accessLogGroup: logs.ILogGroup;
   /** The header CloudFront adds. */
@@ -300,6 +304,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
     });
     secret.grantRead(authorizerFn);
     this.authorizerFunction = authorizerFn;
+    this.authorizerLogGroup = authorizerLogging.logGroup;
 
     // The rotation.
     const rotationLogging = functionLogging(this, 'Rotation');
@@ -354,6 +359,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       }]);
     }
     this.rotationFunction = rotationFn;
+    this.rotationLogGroup = rotationLogging.logGroup;
     const schedule = secret.addRotationSchedule('Rotation', {
       rotationLambda: rotationFn,
       automaticallyAfter: settings.rotationInterval,
@@ -375,7 +381,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       subnets: props.vpcSubnets ?? {},
       securityGroups: [linkSecurityGroup],
     });
-    let service: servicediscovery.IService | undefined;
+    let service: servicediscovery.Service | undefined;
     if (props.host) {
       const namespace = new servicediscovery.HttpNamespace(this, 'Namespace', {
         name: Names.uniqueResourceName(this, { maxLength: 64, separator: '-' }).toLowerCase(),

@@ -85,8 +85,8 @@ export class ApiStack extends Stack {
     // For the runbook (README, OriginVerifiedHttpApi: rotation).
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'execute-api URL (answers 401/403 without CloudFront)' });
     new CfnOutput(this, 'OriginVerifySecretArn', { value: this.api.secret.secretArn, description: 'aws secretsmanager rotate-secret --secret-id <this>' });
-    new CfnOutput(this, 'RotationLogGroup', { value: this.api.rotationFunction.logGroup.logGroupName, description: 'aws logs tail <this> --since 1d' });
-    new CfnOutput(this, 'AuthorizerLogGroup', { value: this.api.authorizerFunction.logGroup.logGroupName, description: 'Denied requests (never the header value)' });
+    new CfnOutput(this, 'RotationLogGroup', { value: this.api.rotationLogGroup.logGroupName, description: 'aws logs tail <this> --since 1d' });
+    new CfnOutput(this, 'AuthorizerLogGroup', { value: this.api.authorizerLogGroup.logGroupName, description: 'Denied requests (never the header value)' });
     new CfnOutput(this, 'AccessLogGroup', { value: this.api.accessLogGroup.logGroupName, description: 'JSON access logs of the API' });
   }
 }
