@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { FakeHost } from './fake-host';
@@ -299,6 +300,43 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/' } });
   });
 
+  test('defaults are cdk-nag clean too (no host refresh: GetRandomPassword is the only wildcard)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new FakeHost(stack, 'Host', vpc) });
+    Aspects.of(stack).add(new AwsSolutionsChecks());
+    const api = Annotations.fromStack(stack);
+    const findings = [...api.findError('/S/Api/*', Match.stringLikeRegexp('AwsSolutions-.*')), ...api.findWarning('/S/Api/*', Match.stringLikeRegexp('AwsSolutions-.*'))];
+    expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
+  });
+
+  test('an internal load balancer listener as the backend: VPC link to the listener, its port open to the link only', () => {
+    const app = new App();
+    const compute = new Stack(app, 'Fleet', { env: ENV });
+    const vpc = new ec2.Vpc(compute, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    const alb = new elbv2.ApplicationLoadBalancer(compute, 'Alb', { vpc, internetFacing: false });
+    const listener = alb.addListener('Http', { port: 8080, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultAction: elbv2.ListenerAction.fixedResponse(503) });
+    const stack = new Stack(app, 'Api', { env: ENV });
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, backendListener: listener, hostParameterName: '/fleet/origin-verify-key' });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::ServiceDiscovery::HttpNamespace', 0);
+    for (const integration of Object.values(t.findResources('AWS::ApiGatewayV2::Integration'))) {
+      expect(integration.Properties).toMatchObject({
+        ConnectionType: 'VPC_LINK',
+        TimeoutInMillis: 29000,
+        IntegrationUri: { 'Fn::ImportValue': expect.stringMatching(/AlbHttp/) },
+      });
+    }
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 8080,
+      ToPort: 8080,
+      GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('AlbSecurityGroup') },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ApiVpcLinkSecurityGroup'), 'GroupId'] },
+    });
+    app.synth();
+  });
+
   test('route planning maps public prefixes to backend paths, most specific first', () => {
     expect(planRoutes(ZMANIM_PATHS, ['/backend/api/v1/admin'])).toEqual([
       { path: '/backend/api/v1', backendPath: '/api/v1', protected: false },
@@ -325,6 +363,8 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     ['grace shorter than cache', { previousValueGracePeriod: Duration.minutes(1) }, /previousValueGracePeriod \(1 minute\) must be at least cacheTtl \(5 minutes\)/],
     ['rotation too often', { rotationInterval: Duration.hours(1) }, /rotationInterval must be from 4 hours to 1000 days/],
     ['refresh without parameter', { hostParameterName: undefined }, /hostRefreshCommands is set without hostParameterName/],
+    ['both a host and a listener', { backendListener: {} as any }, /Give exactly one backend: host \(one instance\) or backendListener.*got both/],
+    ['neither a host nor a listener', { host: undefined }, /Give exactly one backend.*got neither/],
     ['relative parameter name', { hostParameterName: 'zmanim/key' }, /hostParameterName must be an absolute SSM parameter name \(got "zmanim\/key"\)/],
   ])('rejects %s with a message that names the fix', (_name, extra, message) => {
     expect(() => build(extra)).toThrow(message);
