@@ -25,9 +25,12 @@ export const ACTIONS = {
   setupPacker: { ref: 'hashicorp/setup-packer@c3d53c525d422944e50ee27b840746d6522b08de', version: 'v3.2.0' },
 } as const;
 
-/** What `.ci/run` and the tests need on a fresh Debian 12 (TOOLCHAIN.md lists the versions). */
+/** The image `.ci/run` is written for (TOOLCHAIN.md lists its package versions). */
 const CI_IMAGE = 'debian:12';
-const CI_PACKAGES = 'git ca-certificates curl xz-utils acl postgresql restic redis-server shellcheck cloud-init packer';
+// The packages .ci/run installs (test/workflows.test.ts keeps the lists together), plus git,
+// xz-utils and acl that a bare container lacks for checkout, setup-node and projen's release.
+const CI_PACKAGES = 'git xz-utils acl postgresql redis-server redis-tools restic shellcheck cloud-init packer '
+  + 'openssl ca-certificates curl jq xfsprogs e2fsprogs fdisk util-linux';
 const NODE_VERSION = '22';
 const config = DEFAULT_CONFIG;
 const stackPrefix = `Zmanim${config.environment.charAt(0).toUpperCase()}${config.environment.slice(1)}`;
