@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_STACK_PREFIX } from '../zmanim/outputs';
 import { COMMANDS } from './commands';
 import { OpsContext } from './context';
 import { OpsError, UsageError } from './errors';
 import { OpsIo } from './io';
+import { DEFAULT_STACK_PREFIX } from '../zmanim/outputs';
 
 const GLOBAL_OPTIONS = ['region', 'stack-prefix', 'yes', 'help'];
 

@@ -3,11 +3,11 @@ import { FilteredLogEvent, FilterLogEventsCommand } from '@aws-sdk/client-cloudw
 import { DescribeInstancesCommand, DescribeVolumesCommand, Instance, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { CopyObjectCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeInstanceInformationCommand, DescribeParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { API_RELEASE_OBJECT_KEY, OPS_OUTPUTS, OpsOutputName } from '../zmanim/outputs';
 import { OpsContext } from './context';
 import { aws, explainAwsError, OpsError, UsageError } from './errors';
 import * as host from './host-commands';
 import { formatSeconds, runOnHost } from './run-on-host';
+import { API_RELEASE_OBJECT_KEY, OPS_OUTPUTS, OpsOutputName } from '../zmanim/outputs';
 
 /** What a command receives from the command line (after the global options). */
 export interface CommandArgs {
@@ -37,7 +37,7 @@ export async function confirm(ctx: OpsContext, action: string): Promise<void> {
     return;
   }
   if (!ctx.io.interactive) {
-    throw new OpsError(`Refusing to ${action} without confirmation: there is no terminal to ask on.`,
+    throw new OpsError(`Refusing to ${action.charAt(0).toLowerCase()}${action.slice(1)} without confirmation: there is no terminal to ask on.`,
       'Re-run it in a terminal to be asked, or add --yes once you are sure (workflows must pass --yes explicitly).');
   }
   const answer = await ctx.io.ask(`${action}?\nType "yes" to continue: `);
@@ -139,7 +139,7 @@ const psql: CommandSpec = {
     return session(ctx, ['ssm', 'start-session', '--region', ctx.region, '--target', id,
       '--document-name', 'AWS-StartPortForwardingSession', '--parameters', JSON.stringify({ portNumber: ['5432'], localPortNumber: [port] })],
     args.values.print === true, [
-      `In another terminal, while this runs (Ctrl-C ends the tunnel):`,
+      'In another terminal, while this runs (Ctrl-C ends the tunnel):',
       `  PGPASSWORD="$(aws ssm get-parameter --region ${ctx.region} --name ${prefix}/postgres-password --with-decryption --query Parameter.Value --output text)" \\`,
       `    psql -h 127.0.0.1 -p ${port} -U zmanim zmanim`,
     ]);
@@ -153,7 +153,9 @@ const status: CommandSpec = {
   async run(ctx, args) {
     const units = args.positionals[0] ? [service(args.positionals[0], true)] : ['api', 'postgresql', 'redis'].map((s) => host.SERVICES[s]);
     const result = await runOnHost(ctx, {
-      title: 'service status', commands: host.status(units), timeoutSeconds: 60,
+      title: 'service status',
+      commands: host.status(units),
+      timeoutSeconds: 60,
       onFailure: 'Run Command could not read the status: check the host with `shtetl-ops host-status`.',
     });
     printResult(ctx, result);
@@ -177,7 +179,9 @@ const restart: CommandSpec = {
     const id = await ctx.output('instanceId');
     await confirm(ctx, `Restart ${unit} on ${id} (requests fail for a few seconds)`);
     const result = await runOnHost(ctx, {
-      title: `restart ${unit}`, commands: host.restart(unit), timeoutSeconds: 300,
+      title: `restart ${unit}`,
+      commands: host.restart(unit),
+      timeoutSeconds: 300,
       onFailure: `${unit} did not come back. Read why with \`shtetl-ops logs ${args.positionals[0]} -n 200\` and \`shtetl-ops status ${args.positionals[0]}\`.`,
     });
     printResult(ctx, result);
@@ -242,7 +246,9 @@ const resources: CommandSpec = {
   options: [],
   async run(ctx) {
     printResult(ctx, await runOnHost(ctx, {
-      title: 'disk and memory', commands: host.diskAndMemory(), timeoutSeconds: 60,
+      title: 'disk and memory',
+      commands: host.diskAndMemory(),
+      timeoutSeconds: 60,
       onFailure: 'Check the host with `shtetl-ops host-status`.',
     }));
     return 0;
@@ -267,7 +273,9 @@ const health: CommandSpec = {
     let hostOk = false;
     try {
       const result = await runOnHost(ctx, {
-        title: 'health on the host', commands: host.hostHealth(), timeoutSeconds: 30,
+        title: 'health on the host',
+        commands: host.hostHealth(),
+        timeoutSeconds: 30,
         onFailure: 'The API does not answer on the host: `shtetl-ops status api`, `shtetl-ops logs api -n 200`, then `shtetl-ops restart api`.',
       });
       hostOk = /HTTP 200/.test(result.stdout);
@@ -292,7 +300,9 @@ const backup: CommandSpec = {
   options: ['source'],
   async run(ctx, args) {
     const result = await runOnHost(ctx, {
-      title: 'backup', commands: host.backupNow(sourceName(args)), timeoutSeconds: 2 * HOUR,
+      title: 'backup',
+      commands: host.backupNow(sourceName(args)),
+      timeoutSeconds: 2 * HOUR,
       onFailure: 'No good snapshot was written for the failed source (restic-backups keeps none). Exit 77: wrong restic password; 78: repository or configuration missing; 75: repository locked by another backup (retry later).',
     });
     printResult(ctx, result);
@@ -307,7 +317,9 @@ const snapshots: CommandSpec = {
   options: ['source'],
   async run(ctx, args) {
     printResult(ctx, await runOnHost(ctx, {
-      title: 'list snapshots', commands: host.snapshots(sourceName(args)), timeoutSeconds: 600,
+      title: 'list snapshots',
+      commands: host.snapshots(sourceName(args)),
+      timeoutSeconds: 600,
       onFailure: 'restic could not read the repository: see the message above (wrong password: exit 77; no repository: 78).',
     }));
     return 0;
@@ -324,7 +336,9 @@ const restore: CommandSpec = {
     const which = opts.snapshot ? `snapshot ${opts.snapshot}` : opts.before ? `the newest snapshot before ${opts.before}` : 'the newest snapshot';
     await confirm(ctx, `Replace database ${opts.database ?? 'zmanim'} with ${which} (the current one is kept, renamed *_before_restore_*, and its connections are ended)`);
     const result = await runOnHost(ctx, {
-      title: 'restore', commands: host.restore(opts), timeoutSeconds: 2 * HOUR,
+      title: 'restore',
+      commands: host.restore(opts),
+      timeoutSeconds: 2 * HOUR,
       onFailure: 'The live database was not touched (a restore that does not verify is never swapped in). Try an older snapshot (`shtetl-ops snapshots`, then --snapshot ID), or a volume snapshot (README, "Restoring /data from a snapshot").',
     });
     printResult(ctx, result);
@@ -339,7 +353,9 @@ const drill: CommandSpec = {
   options: ['database'],
   async run(ctx, args) {
     const result = await runOnHost(ctx, {
-      title: 'restore drill', commands: host.drill(str(args, 'database')), timeoutSeconds: 2 * HOUR,
+      title: 'restore drill',
+      commands: host.drill(str(args, 'database')),
+      timeoutSeconds: 2 * HOUR,
       onFailure: 'The newest backup did NOT restore: treat it as an outage of the backups. Run `shtetl-ops backup`, then the drill again; if it fails again, read the messages above and `shtetl-ops snapshots`.',
     });
     printResult(ctx, result);
@@ -356,7 +372,9 @@ const redisFlush: CommandSpec = {
   async run(ctx) {
     await confirm(ctx, 'Delete every key of the Redis cache (the API refills it; expect slower responses for a while)');
     printResult(ctx, await runOnHost(ctx, {
-      title: 'redis flush', commands: host.redisFlush(), timeoutSeconds: 60,
+      title: 'redis flush',
+      commands: host.redisFlush(),
+      timeoutSeconds: 60,
       onFailure: 'Redis did not answer: `shtetl-ops status redis`, `shtetl-ops logs redis`.',
     }));
     return 0;
@@ -426,7 +444,9 @@ const deployApi: CommandSpec = {
       ctx.io.err(`version ${versionId} is current again (as version ${copied.VersionId})`);
     }
     const result = await runOnHost(ctx, {
-      title: 'deploy zmanim-api', commands: host.deployApi(), timeoutSeconds: 600,
+      title: 'deploy zmanim-api',
+      commands: host.deployApi(),
+      timeoutSeconds: 600,
       onFailure: 'The new release did not answer /health. Roll back: `aws s3api list-object-versions --bucket '
         + `${bucket} --prefix ${API_RELEASE_OBJECT_KEY}\`, then \`shtetl-ops deploy-api --version-id PREVIOUS\`.`,
     });

@@ -4,9 +4,9 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { OPS_OUTPUTS, OpsOutputName } from '../zmanim/outputs';
 import { aws, OpsError } from './errors';
 import { OpsIo } from './io';
+import { OPS_OUTPUTS, OpsOutputName } from '../zmanim/outputs';
 
 /** AWS clients of one region, created on first use. */
 export class Clients {

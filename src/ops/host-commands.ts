@@ -22,7 +22,7 @@ const API_HEALTH = 'http://127.0.0.1:8080/health';
 
 /** Quotes one word for POSIX sh. */
 export function quote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
+  return `'${word.replace(/'/g, '\'\\\'\'')}'`;
 }
 
 export function status(units: string[]): string[] {
@@ -32,7 +32,7 @@ export function status(units: string[]): string[] {
     ...units.map((u) => `systemctl status --no-pager --lines=10 ${u} || true`),
   ];
   if (units.includes(SERVICES.postgresql)) {
-    lines.push(`echo; echo "PostgreSQL connections: $(runuser -u postgres -- psql -XAtc 'SELECT count(*) FROM pg_stat_activity' 2>&1)"`);
+    lines.push('echo; echo "PostgreSQL connections: $(runuser -u postgres -- psql -XAtc \'SELECT count(*) FROM pg_stat_activity\' 2>&1)"');
   }
   if (units.includes(SERVICES.redis)) {
     lines.push(`echo; ${LIB}; REDISCLI_AUTH="$(secret redis-password)" "$(redis_cli_bin)" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning INFO memory | grep -E '^(used_memory_human|maxmemory_human)' || true`);

@@ -7,12 +7,14 @@ import * as readline from 'node:readline/promises';
  * without waiting and without starting programs.
  */
 export interface OpsIo {
+  /** Whether a person can answer a question (stdin and stderr are terminals). */
+  readonly interactive: boolean;
+  /** Aborted when the user presses Ctrl-C (ends `logs --follow`). */
+  readonly signal: AbortSignal;
   /** Results (stdout). */
   out(text: string): void;
   /** Progress, warnings and errors (stderr), so stdout stays pipeable. */
   err(text: string): void;
-  /** Whether a person can answer a question (stdin and stderr are terminals). */
-  readonly interactive: boolean;
   /** Asks a question on the terminal and returns the answer. */
   ask(question: string): Promise<string>;
   sleep(ms: number): Promise<void>;
@@ -24,8 +26,6 @@ export interface OpsIo {
   readFile(path: string): Buffer;
   /** HTTP GET for the public health check. */
   fetch(url: string, timeoutMs: number): Promise<{ status: number; body: string }>;
-  /** Aborted when the user presses Ctrl-C (ends `logs --follow`). */
-  readonly signal: AbortSignal;
 }
 
 /** The real terminal, processes and network. */

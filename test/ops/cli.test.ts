@@ -8,8 +8,8 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { runCli } from '../../src/ops/cli';
 import { FakeIo } from './fake-io';
+import { runCli } from '../../src/ops/cli';
 
 const cfn = mockClient(CloudFormationClient);
 const ssm = mockClient(SSMClient);
@@ -39,7 +39,9 @@ const OUTPUTS: { [stack: string]: { [key: string]: string } } = {
 
 function stacks(only?: string[]) {
   return Object.entries(OUTPUTS).filter(([name]) => !only || only.includes(name)).map(([StackName, outputs]) => ({
-    StackName, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(),
+    StackName,
+    StackStatus: 'UPDATE_COMPLETE',
+    CreationTime: new Date(),
     Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
   }));
 }
@@ -169,7 +171,9 @@ describe('Run Command on the host', () => {
   test('a command that fails on the host reports exit code, the end of its stderr and the next step', async () => {
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-2' } });
     ssm.on(GetCommandInvocationCommand).resolves({
-      Status: 'Failed', ResponseCode: 77, StandardOutputContent: '',
+      Status: 'Failed',
+      ResponseCode: 77,
+      StandardOutputContent: '',
       StandardErrorContent: 'restic-backups: wrong repository password: RESTIC_PASSWORD_COMMAND does not give the password\n',
     });
     const { code, io } = await run(['backup', '--source', 'app']);
@@ -279,7 +283,7 @@ describe('destructive commands ask first', () => {
     hostRuns('', 'restic-backups: restored, verified and swapped in zmanim in 512s\n');
     const { code, io } = await run(['restore', '--yes', '--snapshot', "1a2b'; rm -rf /; '", '--before', '2026-11-25 12:00']);
     expect(code).toBe(0);
-    expect(sentScript()).toContain(`"$rb" restore --snapshot '1a2b'\\''; rm -rf /; '\\''' --before '2026-11-25 12:00'`);
+    expect(sentScript()).toContain('"$rb" restore --snapshot \'1a2b\'\\\'\'; rm -rf /; \'\\\'\'\' --before \'2026-11-25 12:00\'');
     expect(io.stderr).toContain('(confirmed by --yes)');
     expect(io.stderr).toMatch(/restore done in \d+s/);
   });
@@ -402,7 +406,8 @@ describe('releases and CloudFront', () => {
     s3.on(CopyObjectCommand).resolves({ VersionId: 'v9' });
     await run(['deploy-api', '--version-id', 'v1', '--yes']);
     expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
-      Bucket: 'zmanimprodcompute-releasebucket', Key: 'api/current/api-linux-arm64',
+      Bucket: 'zmanimprodcompute-releasebucket',
+      Key: 'api/current/api-linux-arm64',
       CopySource: 'zmanimprodcompute-releasebucket/api/current/api-linux-arm64?versionId=v1',
     });
   });
@@ -442,7 +447,8 @@ describe('disaster recovery', () => {
 
   test('replace-instance stops and starts the host, waits for the agent and the API', async () => {
     const states = ['running', 'stopping', 'stopped', 'pending', 'running'];
-    ec2.on(DescribeInstancesCommand).callsFake(async () => ({ Reservations: [{ Instances: [{ InstanceId: INSTANCE, State: { Name: states.length > 1 ? states.shift() : states[0] } }] }] }));
+    const next = () => (states.length > 1 ? states.shift() : states[0]);
+    ec2.on(DescribeInstancesCommand).callsFake(async () => ({ Reservations: [{ Instances: [{ InstanceId: INSTANCE, State: { Name: next() } }] }] }));
     ec2.on(StopInstancesCommand).resolves({});
     ec2.on(StartInstancesCommand).resolves({});
     ssm.on(DescribeInstanceInformationCommand).resolvesOnce({ InstanceInformationList: [] }).resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
@@ -466,10 +472,12 @@ describe('disaster recovery', () => {
   });
 
   test('region-failover checks the replica and the restic password in the other region, then prints the steps', async () => {
-    s3.on(ListObjectsV2Command).resolves({ Contents: [
-      { Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') },
-      { Key: 'restic/snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') },
-    ] });
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') },
+        { Key: 'restic/snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') },
+      ],
+    });
     ssm.on(DescribeParametersCommand).resolves({ Parameters: [{ Name: '/zmanim/prod/restic-password' }] });
     const { code, io } = await run(['region-failover']);
     expect(code).toBe(0);

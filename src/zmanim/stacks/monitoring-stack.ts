@@ -86,9 +86,10 @@ export class DashboardStack extends Stack {
     this.alarms = props.alarms ?? this.discoverAlarms();
 
     this.dashboard.addWidgets(new cloudwatch.TextWidget({
-      width: 24, height: 2,
+      width: 24,
+      height: 2,
       markdown: `# zmanim ${config.environment}: https://${config.domain}\n`
-        + `Runbook: README "Operations". From a laptop: \`npx shtetl-ops health\`, \`status\`, \`logs api -f\`, \`snapshots\`. Times are UTC.`,
+        + 'Runbook: README "Operations". From a laptop: `npx shtetl-ops health`, `status`, `logs api -f`, `snapshots`. Times are UTC.',
     }));
     const healthAlarmName = props.healthAlarmName ?? (config.enableHealthCheck ? `zmanim-${config.environment}-health` : undefined);
     const statusAlarms = [...this.alarms];
@@ -127,24 +128,28 @@ export class DashboardStack extends Stack {
     });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Host CPU %', width: 6,
+        title: 'Host CPU %',
+        width: 6,
         left: [search('{AWS/EC2,InstanceId} MetricName="CPUUtilization"', '', 'Average')],
         leftYAxis: { min: 0, max: 100 },
       }),
       new cloudwatch.GraphWidget({
-        title: 'Host memory used %', width: 6,
+        title: 'Host memory used %',
+        width: 6,
         left: [search(`{${namespace},InstanceId} MetricName="mem_used_percent"`, '')],
         leftYAxis: { min: 0, max: 100 },
         leftAnnotations: [{ value: 90, label: 'alarm' }],
       }),
       new cloudwatch.GraphWidget({
-        title: '/data used %', width: 6,
+        title: '/data used %',
+        width: 6,
         left: [search(`{${namespace},InstanceId,fstype,path} MetricName="disk_used_percent"`, '')],
         leftYAxis: { min: 0, max: 100 },
         leftAnnotations: [{ value: 80, label: 'alarm' }],
       }),
       new cloudwatch.GraphWidget({
-        title: 'Host status checks failed', width: 6,
+        title: 'Host status checks failed',
+        width: 6,
         left: [search('{AWS/EC2,InstanceId} MetricName="StatusCheckFailed"', '', 'Maximum', 60)],
         leftYAxis: { min: 0 },
       }),
@@ -156,7 +161,8 @@ export class DashboardStack extends Stack {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'API requests', width: 6, left: [api.metricCount({ period, label: 'requests' })] }),
       new cloudwatch.GraphWidget({
-        title: 'API latency (ms)', width: 6,
+        title: 'API latency (ms)',
+        width: 6,
         left: [api.metricLatency({ period, statistic: 'p50', label: 'p50' }), api.metricLatency({ period, statistic: 'p99', label: 'p99' }),
           api.metricIntegrationLatency({ period, statistic: 'p99', label: 'integration p99' })],
       }),
@@ -167,12 +173,14 @@ export class DashboardStack extends Stack {
 
   private addFunctionWidgets(functions: { [label: string]: lambda.IFunction }): void {
     const period = Duration.minutes(5);
-    const each = (metric: (fn: lambda.IFunction, label: string) => cloudwatch.IMetric) => Object.entries(functions).map(([label, fn]) => metric(fn, label));
+    const each = (metric: (fn: lambda.IFunction, label: string) => cloudwatch.IMetric) =>
+      Object.entries(functions).map(([label, fn]) => metric(fn, label));
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Lambda invocations', width: 8, left: each((fn, label) => fn.metricInvocations({ period, label })) }),
       new cloudwatch.GraphWidget({ title: 'Lambda duration p99 (ms)', width: 8, left: each((fn, label) => fn.metricDuration({ period, statistic: 'p99', label })) }),
       new cloudwatch.GraphWidget({
-        title: 'Lambda errors and throttles', width: 8,
+        title: 'Lambda errors and throttles',
+        width: 8,
         left: each((fn, label) => fn.metricErrors({ period, label: `${label} errors` })),
         right: each((fn, label) => fn.metricThrottles({ period, label: `${label} throttles` })),
       }),
@@ -181,18 +189,29 @@ export class DashboardStack extends Stack {
 
   private addDistributionWidgets(distribution: cloudfront.IDistribution): void {
     const metric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
-      namespace: 'AWS/CloudFront', metricName, statistic, label, region: GLOBAL_REGION, period: Duration.minutes(5),
+      namespace: 'AWS/CloudFront',
+      metricName,
+      statistic,
+      label,
+      region: GLOBAL_REGION,
+      period: Duration.minutes(5),
       dimensionsMap: { DistributionId: distribution.distributionId, Region: 'Global' },
     });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'CloudFront requests', width: 8, region: GLOBAL_REGION, left: [metric('Requests', 'Sum', 'requests')] }),
       new cloudwatch.GraphWidget({
-        title: 'CloudFront cache hit rate %', width: 8, region: GLOBAL_REGION, leftYAxis: { min: 0, max: 100 },
+        title: 'CloudFront cache hit rate %',
+        width: 8,
+        region: GLOBAL_REGION,
+        leftYAxis: { min: 0, max: 100 },
         // An additional metric: OpenNextSite turns on the distribution's additional metrics.
         left: [metric('CacheHitRate', 'Average', 'cache hit rate')],
       }),
       new cloudwatch.GraphWidget({
-        title: 'CloudFront error rate %', width: 8, region: GLOBAL_REGION, leftYAxis: { min: 0 },
+        title: 'CloudFront error rate %',
+        width: 8,
+        region: GLOBAL_REGION,
+        leftYAxis: { min: 0 },
         left: [metric('5xxErrorRate', 'Average', '5xx'), metric('4xxErrorRate', 'Average', '4xx')],
       }),
     );
@@ -202,15 +221,23 @@ export class DashboardStack extends Stack {
     const bySource = backups.backupAgeAlarms.map((alarm) => alarm.metric);
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Successful backups per source (none for 2 intervals: backup age alarm)', width: 8,
-        left: bySource, statistic: 'Sum', period: Duration.hours(1), leftYAxis: { min: 0 },
+        title: 'Successful backups per source (none for 2 intervals: backup age alarm)',
+        width: 8,
+        left: bySource,
+        statistic: 'Sum',
+        period: Duration.hours(1),
+        leftYAxis: { min: 0 },
       }),
       new cloudwatch.GraphWidget({
-        title: 'Backup failures', width: 8,
-        left: [backups.metricFailures({ period: Duration.hours(1), label: 'failures' })], leftYAxis: { min: 0 },
+        title: 'Backup failures',
+        width: 8,
+        left: [backups.metricFailures({ period: Duration.hours(1), label: 'failures' })],
+        leftYAxis: { min: 0 },
       }),
       new cloudwatch.SingleValueWidget({
-        title: 'Restore drill (1 = restored and verified) and its duration (s)', width: 8, height: 6,
+        title: 'Restore drill (1 = restored and verified) and its duration (s)',
+        width: 8,
+        height: 6,
         metrics: [backups.metricDrillSuccess({ period: Duration.days(7), label: 'last drill ok' }),
           backups.metricDrillDuration({ period: Duration.days(7), label: 'drill seconds (RTO)' })],
       }),
