@@ -111,6 +111,7 @@ project.bundler.bundleTask.spawn(project.addTask('bundle:ops', {
 }));
 project.addBins({ 'shtetl-ops': 'assets/ops/shtetl-ops.js' });
 project.addPackageIgnore('/lib/ops/');
+project.eslint?.allowDevDeps('src/ops/**');
 
 // The app: `npx cdk synth` (cdk.json) and `npx projen synth|diff|deploy` synthesize the
 // production zmanim app from its embedded default config. src/app.ts bundles missing or

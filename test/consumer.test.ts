@@ -53,6 +53,14 @@ test('the package holds the library, its bundled handlers and docs, and nothing 
   expect(leaked).toEqual([]);
 });
 
+test('the package ships the shtetl-ops bin, bundled, and it runs where the package is installed', () => {
+  expect(pkg.bin).toEqual({ 'shtetl-ops': 'assets/ops/shtetl-ops.js' });
+  expect(packedFiles).toContain('assets/ops/shtetl-ops.js');
+  expect(packedFiles.filter((f) => f.startsWith('lib/ops/'))).toEqual([]);
+  const help = execFileSync(join(work, 'project', 'node_modules', '.bin', 'shtetl-ops'), ['help'], { encoding: 'utf8' });
+  expect(help).toContain('replace-instance');
+});
+
 test('every non-TypeScript file a construct ships (host scripts, units, function code) is in the package', () => {
   const constructs = join(root, 'src', 'constructs');
   const shipped = readdirSync(constructs, { recursive: true, withFileTypes: true })
