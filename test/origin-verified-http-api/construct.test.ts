@@ -231,7 +231,9 @@ describe('OriginVerifiedHttpApi', () => {
   test('rotation may write the store, the host parameter and run one document on the host only', () => {
     const rotation = Object.values(template.findResources('AWS::Lambda::Function'))
       .find((r) => /Rotates the origin-verify/.test(r.Properties.Description))!.Properties;
+    expect(rotation.Timeout).toBe(630);
     expect(rotation.Environment.Variables).toMatchObject({
+      ACCEPT_DELAY_SECONDS: '330',
       KVS_ENTRY: 'origin-verify',
       HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
       HOST_REFRESH_COMMANDS: '["systemctl restart zmanim-api"]',
@@ -294,7 +296,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     expect(keys.sort()).toEqual([['ANY /backend', 'CUSTOM'], ['ANY /backend/{proxy+}', 'CUSTOM']]);
     t.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
     const rotation = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
-    expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_ENTRY']);
+    expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['ACCEPT_DELAY_SECONDS', 'AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_ENTRY']);
     for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(a.Properties.AlarmActions).toBeUndefined();
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/$request.path.proxy' } });
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/' } });
@@ -361,6 +363,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     ['bad header', { headerName: 'X-Origin' }, /headerName must be a lowercase header name.*"X-Origin"/],
     ['timeout over 29 s', { integrationTimeout: Duration.seconds(30) }, /integrationTimeout must be from 50 ms to 29 s.*30 seconds/],
     ['grace shorter than cache', { previousValueGracePeriod: Duration.minutes(1) }, /previousValueGracePeriod \(1 minute\) must be at least cacheTtl \(5 minutes\)/],
+    ['cache longer than a rotation can wait', { cacheTtl: Duration.minutes(10) }, /cacheTtl must be from 0 to 5 minutes \(got 10 minutes\)/],
     ['rotation too often', { rotationInterval: Duration.hours(1) }, /rotationInterval must be from 4 hours to 1000 days/],
     ['refresh without parameter', { hostParameterName: undefined }, /hostRefreshCommands is set without hostParameterName/],
     ['both a host and a listener', { backendListener: {} as any }, /Give exactly one backend: host \(one instance\) or backendListener.*got both/],

@@ -65,6 +65,7 @@ beforeEach(() => {
   process.env.HOST_REFRESH_COMMANDS = JSON.stringify(['systemctl restart zmanim-api']);
   process.env.POLL_INTERVAL_MS = '1';
   process.env.COMMAND_TIMEOUT_SECONDS = '2';
+  process.env.ACCEPT_DELAY_SECONDS = '0';
 });
 afterEach(() => {
   jest.restoreAllMocks();
@@ -161,9 +162,34 @@ describe('finishSecret', () => {
     });
   });
 
+  test('waits one authorizer cache TTL after the pending value was created before CloudFront gets it', async () => {
+    happyPath();
+    process.env.ACCEPT_DELAY_SECONDS = '0.4';
+    sm.on(GetSecretValueCommand, { VersionId: TOKEN, VersionStage: 'AWSPENDING' }).resolves({ SecretString: NEW_VALUE, VersionId: TOKEN, CreatedDate: new Date() });
+    const started = Date.now();
+    kvs.on(PutKeyCommand).callsFake(() => {
+      order.push(`kvs:PutKey after ${Date.now() - started >= 350 ? 'the wait' : 'no wait'}`);
+      return { ETag: 'etag-2' };
+    });
+    await handler(event('finishSecret'));
+    expect(order).toContain('kvs:PutKey after the wait');
+    expect(logs.join('\n')).toMatch(/waiting 1 s until every authorizer knows the new value/);
+  });
+
+  test('a pending value created long enough ago is written at once', async () => {
+    happyPath();
+    process.env.ACCEPT_DELAY_SECONDS = '330';
+    sm.on(GetSecretValueCommand, { VersionId: TOKEN, VersionStage: 'AWSPENDING' })
+      .resolves({ SecretString: NEW_VALUE, VersionId: TOKEN, CreatedDate: new Date(Date.now() - 331_000) });
+    await handler(event('finishSecret'));
+    expect(kvs.commandCalls(PutKeyCommand)).toHaveLength(1);
+    expect(logs.join('\n')).not.toMatch(/waiting/);
+  });
+
   test('a retry after CloudFront already has the value does not write the store again', async () => {
     happyPath();
     kvs.on(GetKeyCommand).resolves({ Key: 'origin-verify', Value: NEW_VALUE });
+    process.env.ACCEPT_DELAY_SECONDS = '3600'; // no waiting when CloudFront already has it
     await handler(event('finishSecret'));
     expect(kvs.commandCalls(PutKeyCommand)).toHaveLength(0);
     expect(sm.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(1);

@@ -170,8 +170,8 @@ export interface OriginVerifiedHttpApiProps {
 
   /**
    * How long the authorizer caches the secret's values, and API Gateway its decision for a
-   * header value. A value the authorizer does not know triggers a re-read at most every
-   * 10 seconds, so a rotation never waits for this TTL.
+   * header value (at most 5 minutes). Each rotation waits this long (plus 30 s) after
+   * creating the new value before CloudFront sends it, so every authorizer knows it by then.
    *
    * @default Duration.minutes(5)
    */
@@ -315,8 +315,10 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       description: `Rotates the origin-verify value of ${this.node.path} into CloudFront and the host`,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: Duration.minutes(5),
+      // One authorizer cache TTL of waiting, the host refresh (3 min) and the API calls.
+      timeout: Duration.seconds(settings.cacheTtl.toSeconds() + 30 + 180 + 120),
       environment: {
+        ACCEPT_DELAY_SECONDS: String(settings.cacheTtl.toSeconds() + 30),
         KVS_ARN: store.keyValueStoreArn,
         KVS_ENTRY,
         ...(props.hostParameterName ? { HOST_PARAMETER_NAME: props.hostParameterName } : {}),
@@ -677,8 +679,9 @@ function validate(props: OriginVerifiedHttpApiProps): Settings {
     fail(`integrationTimeout must be from 50 ms to 29 s, API Gateway's limits (got ${integrationTimeout.toHumanString()}).`);
   }
   const cacheTtl = props.cacheTtl ?? Duration.minutes(5);
-  if (cacheTtl.toSeconds() < 0 || cacheTtl.toSeconds() > 3600) {
-    fail(`cacheTtl must be from 0 to 1 hour, API Gateway's limit for cached decisions (got ${cacheTtl.toHumanString()}).`);
+  if (cacheTtl.toSeconds() < 0 || cacheTtl.toSeconds() > 300) {
+    // The rotation waits one TTL inside a Lambda invocation before CloudFront switches.
+    fail(`cacheTtl must be from 0 to 5 minutes (got ${cacheTtl.toHumanString()}): each rotation waits one TTL before CloudFront sends the new value.`);
   }
   const previousGrace = props.previousValueGracePeriod ?? Duration.hours(1);
   if (previousGrace.toSeconds() < cacheTtl.toSeconds()) {

@@ -6,8 +6,9 @@
  *    authorizer accepts it (it accepts AWSCURRENT, AWSPENDING and, for a grace period,
  *    AWSPREVIOUS), while CloudFront still sends the current value.
  * 2. setSecret / testSecret: nothing to configure; the pending value is checked for shape.
- * 3. finishSecret: write the pending value to the CloudFront KeyValueStore (CloudFront sends
- *    it within seconds), mirror it to the host's SSM parameter and run the host's refresh
+ * 3. finishSecret: wait until the authorizer's cache TTL has passed since the pending value
+ *    was created (every authorizer instance knows it by then), write it to the CloudFront
+ *    KeyValueStore (CloudFront sends it within seconds), mirror it to the host's SSM parameter and run the host's refresh
  *    commands, and only then promote it to AWSCURRENT (the old value becomes AWSPREVIOUS and
  *    is dropped by the authorizer after the grace period). Every write is idempotent, so a
  *    retried step converges; a failure before promotion leaves the old value valid.
@@ -62,6 +63,8 @@ export interface RotationSettings {
   readonly hostRefreshCommands: string[];
   readonly commandTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** How long after the pending value was created CloudFront may start sending it. */
+  readonly acceptDelayMs: number;
 }
 
 export function rotationSettings(env: NodeJS.ProcessEnv = process.env): RotationSettings {
@@ -73,6 +76,7 @@ export function rotationSettings(env: NodeJS.ProcessEnv = process.env): Rotation
     hostRefreshCommands: JSON.parse(env.HOST_REFRESH_COMMANDS || '[]'),
     commandTimeoutMs: Number(env.COMMAND_TIMEOUT_SECONDS ?? '180') * 1000,
     pollIntervalMs: Number(env.POLL_INTERVAL_MS ?? '3000'),
+    acceptDelayMs: Number(env.ACCEPT_DELAY_SECONDS ?? '330') * 1000,
   };
 }
 
@@ -122,24 +126,24 @@ async function createSecret(secretId: string, token: string) {
   log('createSecret', 'pending value created', secretId);
 }
 
-async function pendingValue(secretId: string, token: string): Promise<string> {
+async function pendingVersion(secretId: string, token: string): Promise<{ value: string; created?: Date }> {
   const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: token, VersionStage: 'AWSPENDING' }));
   const value = out.SecretString ?? '';
   if (value.length < MIN_LENGTH || !/^[A-Za-z0-9]+$/.test(value)) {
     // Header-safe and long enough; never print the value itself.
     throw new Error(`Pending value of ${secretId} must be at least ${MIN_LENGTH} letters and digits (got ${value.length} characters)`);
   }
-  return value;
+  return { value, created: out.CreatedDate };
 }
 
 async function testSecret(secretId: string, token: string) {
-  await pendingValue(secretId, token);
+  await pendingVersion(secretId, token);
   log('testSecret', 'pending value is well-formed', secretId);
 }
 
 async function finishSecret(secretId: string, token: string, s: RotationSettings) {
-  const value = await pendingValue(secretId, token);
-  if (s.kvsArn) await writeKeyValueStore(s.kvsArn, s.kvsKey, value);
+  const { value, created } = await pendingVersion(secretId, token);
+  if (s.kvsArn) await writeKeyValueStore(s.kvsArn, s.kvsKey, value, () => waitUntilKnown(created, s, secretId));
   if (s.hostParameterName) {
     await ssm.send(new PutParameterCommand({ Name: s.hostParameterName, Value: value, Type: 'SecureString', Overwrite: true }));
     log('finishSecret', `host parameter ${s.hostParameterName} updated`, secretId);
@@ -161,17 +165,30 @@ async function finishSecret(secretId: string, token: string, s: RotationSettings
   log('finishSecret', `version ${token} is AWSCURRENT`, secretId);
 }
 
-async function writeKeyValueStore(kvsArn: string, key: string, value: string) {
+async function writeKeyValueStore(kvsArn: string, key: string, value: string, beforeWrite: () => Promise<void>) {
   try {
     const existing = await kvs.send(new GetKeyCommand({ KvsARN: kvsArn, Key: key }));
     if (existing.Value === value) return;
   } catch (e) {
     if (!(e instanceof KvsNotFound)) throw e;
   }
+  await beforeWrite();
   // Writes are conditional on the store's ETag (optimistic locking).
   const { ETag } = await kvs.send(new DescribeKeyValueStoreCommand({ KvsARN: kvsArn }));
   await kvs.send(new PutKeyCommand({ KvsARN: kvsArn, Key: key, Value: value, IfMatch: ETag }));
   log('finishSecret', `key value store key ${key} updated`, kvsArn);
+}
+
+/**
+ * Waits until every authorizer instance has re-read the secret since the pending value was
+ * created (its cache TTL), so none can deny, and API Gateway cache that denial, when
+ * CloudFront starts sending the new value.
+ */
+async function waitUntilKnown(created: Date | undefined, s: RotationSettings, secretId: string) {
+  const waitMs = (created ? created.getTime() : Date.now()) + s.acceptDelayMs - Date.now();
+  if (waitMs <= 0) return;
+  log('finishSecret', `waiting ${Math.ceil(waitMs / 1000)} s until every authorizer knows the new value`, secretId);
+  await sleep(waitMs);
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed', 'Cancelling']);
