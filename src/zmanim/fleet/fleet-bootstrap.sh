@@ -47,6 +47,8 @@ fetch() { # S3_URL DIR
 }
 fetch "$ZMANIM_HOST_ASSET" "$host_dir"
 fetch "$ZMANIM_FLEET_ASSET" "$fleet_dir"
+# The ResticBackups host script, for migrate.sh (README, "Scaling path").
+fetch "$ZMANIM_RESTIC_ASSET" "${ZMANIM_RESTIC_DIR:-/opt/zmanim/restic-backups}"
 
 bash "$host_dir/provision.sh"
 bash "$fleet_dir/fleet-boot.sh"

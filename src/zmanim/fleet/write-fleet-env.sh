@@ -3,7 +3,7 @@
 # dropping privileges): the single host's variables, with the database and cache URLs pointing
 # at RDS (TLS required) and ElastiCache (rediss://, AUTH), plus DATABASE_READ_URL when there
 # is a read replica. Prints "changed" when the file differs from the one in place.
-# shellcheck source=../../constructs/graviton-data-host/host/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
 
 db=${ZMANIM_DB_ADDRESS:?ZMANIM_DB_ADDRESS (host:port of RDS) is not set (host.env)}

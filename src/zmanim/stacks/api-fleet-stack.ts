@@ -21,6 +21,8 @@ import { CACHE_PORT, ManagedDataStack } from './managed-data-stack';
 
 /** The single host's scripts (lib.sh, read-secrets.sh, fetch-api.sh, deploy-api.sh, units), reused by the fleet. */
 const HOST_DIR = join(__dirname, '..', '..', 'constructs', 'graviton-data-host', 'host');
+/** The ResticBackups host script (migrate.sh runs it). */
+const RESTIC_DIR = join(__dirname, '..', '..', 'constructs', 'restic-backups', 'host');
 /** The fleet's own boot scripts. */
 const FLEET_DIR = join(__dirname, '..', 'fleet');
 /** The Go API's port and health URL (as on the single host). */
@@ -75,8 +77,8 @@ export class ApiFleetStack extends Stack {
     });
     const hostAsset = new s3assets.Asset(this, 'HostScripts', { path: HOST_DIR });
     const fleetAsset = new s3assets.Asset(this, 'FleetScripts', { path: FLEET_DIR });
-    hostAsset.grantRead(role);
-    fleetAsset.grantRead(role);
+    const resticAsset = new s3assets.Asset(this, 'ResticBackupsScript', { path: RESTIC_DIR });
+    for (const asset of [hostAsset, fleetAsset, resticAsset]) asset.grantRead(role);
     this.releaseBucket.grantRead(role, `${API_RELEASE_KEY}`);
 
     const migrating = capacity.migrationBackupBucketName !== undefined;
@@ -88,8 +90,9 @@ export class ApiFleetStack extends Stack {
       resources: secretNames.map((name) => this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${config.ssmPrefix.replace(/^\//, '')}/${name}` })),
     }));
     if (migrating) {
+      // Read to restore into RDS; write for the way back (migrate.sh backup).
       const backups = s3.Bucket.fromBucketName(this, 'MigrationBackups', capacity.migrationBackupBucketName!);
-      backups.grantRead(role);
+      backups.grantReadWrite(role);
       // The restore reads the RDS master credentials to create the application role.
       data.database.secret!.grantRead(role);
     }
@@ -154,6 +157,7 @@ export class ApiFleetStack extends Stack {
       ZMANIM_API_SECRET_NAMES: apiSecretNames.join(' '),
       ZMANIM_HOST_ASSET: hostAsset.s3ObjectUrl,
       ZMANIM_FLEET_ASSET: fleetAsset.s3ObjectUrl,
+      ZMANIM_RESTIC_ASSET: resticAsset.s3ObjectUrl,
       ZMANIM_RELEASE_BUCKET: this.releaseBucket.bucketName,
       ZMANIM_RELEASE_KEY: API_RELEASE_KEY,
       ZMANIM_API_PORT: String(API_PORT),
@@ -212,7 +216,13 @@ export class ApiFleetStack extends Stack {
       port: API_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.autoScalingGroup],
-      healthCheck: { path: API_HEALTH_PATH, interval: Duration.seconds(15), healthyThresholdCount: 2, unhealthyThresholdCount: 3, timeout: Duration.seconds(5) },
+      healthCheck: {
+        path: API_HEALTH_PATH,
+        interval: Duration.seconds(15),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+        timeout: Duration.seconds(5),
+      },
       deregistrationDelay: Duration.seconds(30),
     });
 
@@ -232,7 +242,7 @@ export class ApiFleetStack extends Stack {
     new CfnOutput(this, 'ReleaseBucketName', { value: this.releaseBucket.bucketName, description: `The API release is s3://<bucket>/${API_RELEASE_KEY}` });
     new CfnOutput(this, 'DeployApiCommand', {
       value: `aws autoscaling start-instance-refresh --region ${this.region} --auto-scaling-group-name ${this.autoScalingGroup.autoScalingGroupName} `
-        + `--preferences '{"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"InstanceWarmup":180}'`,
+        + '--preferences \'{"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"InstanceWarmup":180}\'',
       description: 'Rolls the API release now in the release bucket onto the fleet, one new instance at a time',
     });
   }

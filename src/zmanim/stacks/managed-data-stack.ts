@@ -46,6 +46,7 @@ export class ManagedDataStack extends Stack {
     super(scope, id, props);
     const { config, vpc } = props;
     const capacity = managedCapacity(config);
+    const zones = capacity.availabilityZones;
     const subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, availabilityZones: capacity.availabilityZones };
     const engine = rds.DatabaseInstanceEngine.postgres({ version: POSTGRES_VERSION });
 
@@ -71,7 +72,7 @@ export class ManagedDataStack extends Stack {
       // The master user's password is generated into Secrets Manager by CloudFormation; the
       // API connects as the application role `zmanim` with the generated `postgres-password`.
       credentials: rds.Credentials.fromGeneratedSecret('postgres', { secretName: `zmanim-${config.environment}/rds-master` }),
-      databaseName: 'zmanim',
+      // No database yet: migrate.sh restores zmanim from the single host's backup (README).
       parameterGroup,
       allocatedStorage: capacity.databaseStorageGiB,
       maxAllocatedStorage: capacity.databaseStorageGiB * 4,
@@ -159,7 +160,8 @@ export class ManagedDataStack extends Stack {
       numCacheClusters: 1 + capacity.cacheReplicas,
       automaticFailoverEnabled: true,
       multiAzEnabled: true,
-      preferredCacheClusterAZs: Array.from({ length: 1 + capacity.cacheReplicas }, (_, i) => capacity.availabilityZones[i % capacity.availabilityZones.length]),
+      // Primary in the first zone, replicas round the others.
+      preferredCacheClusterAZs: Array.from({ length: 1 + capacity.cacheReplicas }, (_, i) => zones[i % zones.length]),
       cacheSubnetGroupName: cacheSubnets.ref,
       securityGroupIds: [cacheSecurityGroup.securityGroupId],
       port: CACHE_PORT,
@@ -206,7 +208,8 @@ export class ManagedDataStack extends Stack {
 
   private createAlarms(topic: sns.ITopic, storageGiB: number): void {
     const action = new cw_actions.SnsAction(topic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, comparison = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD) => {
+    const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, comparison = above) => {
       const a = new cloudwatch.Alarm(this, id, {
         metric,
         threshold,
