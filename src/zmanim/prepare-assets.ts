@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /**
@@ -40,9 +40,32 @@ export function ensureFixtureSite(root: string, log: (line: string) => void = (l
   const dir = join(root, FIXTURE_SITE_DIR);
   const output = join(dir, '.open-next', 'open-next.output.json');
   const sources = ['app', 'public', 'next.config.mjs', 'open-next.config.ts', 'package.json', 'package-lock.json'].map((p) => join(dir, p));
-  const newestSource = Math.max(...sources.flatMap((p) => existsSync(p) ? [newestMtime(p)] : []));
-  if (existsSync(output) && statSync(output).mtimeMs >= newestSource) return join(dir, '.open-next');
+  const upToDate = () => existsSync(output) && statSync(output).mtimeMs >= Math.max(...sources.flatMap((p) => existsSync(p) ? [newestMtime(p)] : []));
+  if (upToDate()) return join(dir, '.open-next');
 
+  // Parallel jest workers and synths would otherwise build into the same folder at once.
+  const lock = join(dir, '.open-next.lock');
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) { rmSync(lock, { recursive: true, force: true }); continue; }
+      if (Date.now() > deadline) throw new Error(`Waited 15 minutes for another build of ${dir} (lock ${lock}); remove the lock if no build is running.`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
+  try {
+    if (!upToDate()) buildFixture(dir, output, log);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  return join(dir, '.open-next');
+}
+
+function buildFixture(dir: string, output: string, log: (line: string) => void) {
   const installed = join(dir, 'node_modules', '.package-lock.json');
   if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(join(dir, 'package-lock.json')).mtimeMs) {
     log(`Installing the fixture Next.js app's dependencies (npm ci in ${dir})...`);
@@ -53,7 +76,6 @@ export function ensureFixtureSite(root: string, log: (line: string) => void = (l
   if (!existsSync(output)) {
     throw new Error(`open-next build in ${dir} finished without writing ${output}; run \`npm run build:open-next\` there to see why.`);
   }
-  return join(dir, '.open-next');
 }
 
 function run(command: string, args: string[], cwd: string) {
