@@ -517,7 +517,7 @@ const replaceInstance: CommandSpec = {
     const state = instance?.State?.Name;
     if (!instance || state === 'terminated' || state === 'shutting-down') {
       throw new OpsError(`Instance ${id} is ${state ?? 'gone'}: there is nothing to restart.`,
-        `Redeploy the Compute stack with a new instance: \`npx cdk deploy ${ctx.options.stackPrefix}Compute -c zmanim:hostGeneration=$(date +%s)\` from the infrastructure repository (README, "Disaster recovery > Instance failure"); the new instance attaches /data itself.`);
+        `Deploy a new instance: it is replaced when its AMI, type or user data changes (a new AMI build, or -c zmanim:ami=packer|bootstrap), then \`npx cdk deploy ${ctx.options.stackPrefix}Compute\`; the new instance attaches /data itself (README, "Disaster recovery > EC2 failure").`);
     }
     await confirm(ctx, `Stop and start ${id} (${state}) so that it moves to new hardware; the API is down for about 3 to 5 minutes`);
     const t0 = ctx.io.now().getTime();
@@ -602,9 +602,9 @@ const regionFailover: CommandSpec = {
       `Bootstrap the region once: npx cdk bootstrap aws://ACCOUNT/${target}`,
       `Put the secrets in ${target}: restic-password (the SAME value as before), and the operator secrets (README "Secrets") with --region ${target}; the generated ones are created by the deploy.`,
       `Deploy the app there: npx cdk deploy --all -c zmanim:region=${target} -c zmanim:availabilityZone=${az} (a new, empty /data is created)`,
-      `Point the backups of the new host at the replica (read-only until the old region is back): restic repository s3:s3.${target}.amazonaws.com/${bucket}/${repoPrefix}`,
-      `Restore the database: npx shtetl-ops --region ${target} restore --yes, then npx shtetl-ops --region ${target} health`,
-      'DNS follows: the new CloudFront distribution takes the zmanim alias record when the site stack deploys (Route 53 and CloudFront are global).',
+      `Replace the empty repository the new host created with the replica: aws s3 sync s3://${bucket}/${repoPrefix} s3://NEW_BUCKET/${repoPrefix} --delete --region ${target} (NEW_BUCKET: BackupBucketName in \`shtetl-ops --region ${target} outputs\`)`,
+      `Restore the database: shtetl-ops --region ${target} restore --yes, then shtetl-ops --region ${target} health`,
+      'Move the domain: a CloudFront alias lives on one distribution only. Delete the old A/AAAA alias records in Route 53 and move the alias to the new distribution (aws cloudfront associate-alias), or remove it from the old distribution before deploying the site stack.',
       'When the old region is back: compare, then delete the old stacks deliberately; the retained data volume and buckets stay until deleted by hand.',
     ];
     ctx.io.out('\nManual steps (README, "Disaster recovery > Complete region failure"):');

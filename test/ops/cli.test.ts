@@ -467,7 +467,7 @@ describe('disaster recovery', () => {
     const { code, io } = await run(['replace-instance', '--yes']);
     expect(code).toBe(1);
     expect(io.stderr).toContain(`Instance ${INSTANCE} is terminated`);
-    expect(io.stderr).toContain('npx cdk deploy ZmanimProdCompute -c zmanim:hostGeneration=');
+    expect(io.stderr).toContain('then `npx cdk deploy ZmanimProdCompute`; the new instance attaches /data itself');
     expect(ec2).not.toHaveReceivedCommand(StartInstancesCommand);
   });
 
@@ -486,6 +486,7 @@ describe('disaster recovery', () => {
     expect(io.stdout).toContain('2 snapshots, newest 2026-11-26T03:00:00.000Z (1.0 h old');
     expect(io.stdout).toContain('restic-password in eu-central-1: present');
     expect(io.stdout).toContain('npx cdk deploy --all -c zmanim:region=eu-central-1 -c zmanim:availabilityZone=eu-central-1a');
+    expect(io.stdout).toContain('aws s3 sync s3://backups-replica/restic/ s3://NEW_BUCKET/restic/ --delete');
   });
 
   test('region-failover works with the primary region down (options only) and flags a missing password', async () => {

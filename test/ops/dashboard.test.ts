@@ -68,6 +68,10 @@ describe('the dashboard', () => {
     }
     expect(JSON.stringify(byTitle('CloudFront error rate %').properties.metrics)).toContain('5xxErrorRate');
     expect(byTitle('Host CPU %').properties.region).toBe('<ref>'); // AWS::Region: the stack's own
+    // Cache hit rate is one of CloudFront's additional metrics: the distribution is subscribed.
+    Template.fromStack(dashboardStack).hasResourceProperties('AWS::CloudFront::MonitoringSubscription', {
+      MonitoringSubscription: { RealtimeMetricsSubscriptionConfig: { RealtimeMetricsSubscriptionStatus: 'Enabled' } },
+    });
   });
 
   test('backups: successful backups per source (the backup age alarms\' metric), failures, drill', () => {

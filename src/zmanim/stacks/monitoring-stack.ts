@@ -47,6 +47,13 @@ export interface DashboardStackProps extends StackProps {
   readonly functions?: { [label: string]: lambda.IFunction };
   /** The site's distribution: requests, cache hit rate, 4xx/5xx (metrics in us-east-1). */
   readonly distribution?: cloudfront.IDistribution;
+  /**
+   * Subscribe the distribution to CloudFront's additional metrics (cache hit rate among them;
+   * billed as 8 custom metrics). Turn it off when the distribution already publishes them
+   * (`publishAdditionalMetrics`): a distribution has one subscription.
+   * @default true
+   */
+  readonly cloudFrontAdditionalMetrics?: boolean;
   /** The restic backups: successful backups per source (their age alarms), failures, drill results. */
   readonly backups?: ResticBackups;
   /**
@@ -112,7 +119,15 @@ export class DashboardStack extends Stack {
     if (props.host) this.addHostWidgets(props.host);
     if (props.httpApi) this.addApiWidgets(props.httpApi);
     if (props.functions && Object.keys(props.functions).length > 0) this.addFunctionWidgets(props.functions);
-    if (props.distribution) this.addDistributionWidgets(props.distribution);
+    if (props.distribution) {
+      this.addDistributionWidgets(props.distribution);
+      if (props.cloudFrontAdditionalMetrics ?? true) {
+        new cloudfront.CfnMonitoringSubscription(this, 'CloudFrontAdditionalMetrics', {
+          distributionId: props.distribution.distributionId,
+          monitoringSubscription: { realtimeMetricsSubscriptionConfig: { realtimeMetricsSubscriptionStatus: 'Enabled' } },
+        });
+      }
+    }
     if (props.backups) this.addBackupWidgets(props.backups);
 
     new CfnOutput(this, 'DashboardUrl', {
@@ -204,7 +219,7 @@ export class DashboardStack extends Stack {
         width: 8,
         region: GLOBAL_REGION,
         leftYAxis: { min: 0, max: 100 },
-        // An additional metric: OpenNextSite turns on the distribution's additional metrics.
+        // An additional metric (CfnMonitoringSubscription above).
         left: [metric('CacheHitRate', 'Average', 'cache hit rate')],
       }),
       new cloudwatch.GraphWidget({
