@@ -90,7 +90,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   npmTrustedPublishing: true,
   docgen: true,
 
-  gitignore: ['/cdk.out/', '/integ/**/cdk.out/', '/bench/.work/', '*.tgz', '.open-next/', '.next/', '/test/fixtures/**/node_modules/'],
+  gitignore: ['/packer/manifest.json', '/integ/cdk-integ.out.*/', '/cdk.out/', '/integ/**/cdk.out/', '/bench/.work/', '*.tgz', '.open-next/', '.next/', '/test/fixtures/**/node_modules/'],
 });
 
 // The package is the library: the app, its stacks, tests and tooling stay in the repository.
