@@ -48,7 +48,7 @@ var VALUE_LENGTH = 64;
 function rotationSettings(env = process.env) {
   return {
     kvsArn: env.KVS_ARN || void 0,
-    kvsKey: env.KVS_KEY || "origin-verify",
+    kvsKey: env.KVS_ENTRY || "origin-verify",
     hostParameterName: env.HOST_PARAMETER_NAME || void 0,
     hostInstanceId: env.HOST_INSTANCE_ID || void 0,
     hostRefreshCommands: JSON.parse(env.HOST_REFRESH_COMMANDS || "[]"),
