@@ -361,9 +361,10 @@ function aptInstall(): string {
 }
 
 /**
- * Finds the one running host by the app's tags and runs its deploy script through SSM Run
- * Command: the script restarts zmanim-api (which fetches the release at start) and fails
- * unless the API answers its local health check.
+ * Finds the running API hosts by the app's tags (one in the single-host profile, the fleet's
+ * instances in the managed one) and runs the host deploy script on each through SSM Run
+ * Command: it restarts zmanim-api (which fetches the release at start) and fails unless the
+ * API answers its local health check. Fails unless every instance succeeded.
  */
 function restartScript(): string {
   return [
@@ -371,21 +372,24 @@ function restartScript(): string {
     `  --filters Name=tag:project,Values=zmanim Name=tag:environment,Values=${config.environment} Name=instance-state-name,Values=running \\`,
     '  --query "Reservations[].Instances[].InstanceId" --output text)',
     'read -r -a ids <<<"$instances"',
-    '[ "${#ids[@]}" -eq 1 ] || { echo "::error::expected one running zmanim host, found ${#ids[@]}: ${instances}"; exit 1; }',
-    'instance="${ids[0]}"',
+    '[ "${#ids[@]}" -ge 1 ] || { echo "::error::no running zmanim instance (tags project=zmanim, environment=' + config.environment + ')"; exit 1; }',
     `params=$(jq -cn --arg command '${HOST_DEPLOY_COMMAND}' '{commands: [$command]}')`,
-    'command_id=$(aws ssm send-command --document-name AWS-RunShellScript --instance-ids "$instance" \\',
+    'command_id=$(aws ssm send-command --document-name AWS-RunShellScript --instance-ids "${ids[@]}" \\',
     '  --comment "deploy zmanim-api ${APP_SHA:0:12}" --parameters "$params" --timeout-seconds 600 \\',
     '  --query Command.CommandId --output text)',
-    'echo "command $command_id on $instance"',
+    'echo "command $command_id on ${ids[*]}"',
+    'failed=0',
+    'for instance in "${ids[@]}"; do',
     // Wait up to 10 minutes (the script itself gives the API 60 s to answer after the restart).
-    'for _ in $(seq 1 60); do',
-    '  status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)',
-    '  case "$status" in Pending|InProgress|Delayed) sleep 10 ;; *) break ;; esac',
+    '  for _ in $(seq 1 60); do',
+    '    status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)',
+    '    case "$status" in Pending|InProgress|Delayed) sleep 10 ;; *) break ;; esac',
+    '  done',
+    '  aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\',
+    '    --query "[Status, StandardOutputContent, StandardErrorContent]" --output text || true',
+    '  [ "$status" = Success ] || { echo "::error::the deploy on $instance ended with $status"; failed=1; }',
     'done',
-    'aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\',
-    '  --query "[Status, StandardOutputContent, StandardErrorContent]" --output text',
-    '[ "$status" = Success ] || { echo "::error::the deploy on $instance ended with $status"; exit 1; }',
+    'exit "$failed"',
   ].join('\n');
 }
 

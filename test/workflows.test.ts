@@ -206,6 +206,53 @@ describe('generated workflows', () => {
     expect(check('')).toBe(1);
   });
 
+  describe('the backend restart step, run against a stub aws CLI', () => {
+    const script = steps('deploy-prod-backend').find((st) => st.name === 'Restart the API on the host (SSM Run Command)')!.run!;
+    /** Runs the step with a fake `aws` that knows the given instances and each one's final status. */
+    function restart(statuses: Record<string, string>) {
+      const dir = mkdtempSync(join(tmpdir(), 'fake-aws-'));
+      try {
+        writeFileSync(join(dir, 'aws'), [
+          '#!/usr/bin/env bash',
+          'echo "$*" >> "$FAKE_DIR/calls"',
+          'case "$1 $2" in',
+          `  "ec2 describe-instances") echo "${Object.keys(statuses).join('\t')}" ;;`,
+          '  "ssm send-command") echo cmd-123 ;;',
+          '  "ssm get-command-invocation")',
+          '    instance=$(sed -E "s/.*--instance-id ([^ ]+).*/\\1/" <<<"$*")',
+          `    case "$instance" in ${Object.entries(statuses).map(([i, st]) => `${i}) echo ${st} ;;`).join(' ')} esac ;;`,
+          'esac',
+        ].join('\n'), { mode: 0o755 });
+        const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], {
+          encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_DIR: dir, APP_SHA: 'a'.repeat(40) },
+        });
+        const calls = existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8') : '';
+        return { status: result.status, output: result.stdout + result.stderr, calls };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    test('deploys to every tagged instance and succeeds when each succeeded', () => {
+      const { status, calls } = restart({ 'i-0aaa': 'Success', 'i-0bbb': 'Success' });
+      expect(status).toBe(0);
+      expect(calls).toMatch(/ssm send-command --document-name AWS-RunShellScript --instance-ids i-0aaa i-0bbb .*--parameters \{"commands":\["bash \/opt\/zmanim\/host\/deploy-api.sh"\]\}/);
+    });
+
+    test('fails naming the instance whose deploy failed', () => {
+      const { status, output } = restart({ 'i-0aaa': 'Success', 'i-0bbb': 'Failed' });
+      expect(status).toBe(1);
+      expect(output).toMatch(/::error::the deploy on i-0bbb ended with Failed/);
+    });
+
+    test('fails when no instance is running', () => {
+      const { status, output, calls } = restart({});
+      expect(status).toBe(1);
+      expect(output).toMatch(/::error::no running zmanim instance/);
+      expect(calls).not.toMatch(/send-command/);
+    });
+  });
+
   test('the AMI id extraction reads Packer\'s machine-readable artifact line', () => {
     const awk = /ami_id=\$\(awk -F, '(.*)' packer\.log/.exec(runs('build-prod-ami'))![1];
     const log = [

@@ -88,7 +88,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
     distribution: nextjs.site.distribution,
   });
-  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName });
+  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName, protectedVpcId: network.vpc.vpcId });
   // Last: it shows every other stack's metrics and alarms (README "Operations").
   const dashboard = new DashboardStack(app, `${prefix}Dashboard`, {
     ...stackProps(regional, 'CloudWatch dashboard of the seed\'s metrics and every alarm'),

@@ -171,6 +171,22 @@ describe('GitHubOidcStack', () => {
     }
   });
 
+  test('with the app VPC given, the AMI build may create and open security groups only outside it', () => {
+    const { template: t } = synth({}, { protectedVpcId: 'vpc-0123456789abcdef0' });
+    const statements = roles(t)['zmanim-prod-github-ami-build'].statements;
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+    expect(bySid.OnlyOutsideTheAppVpc).toMatchObject({
+      Action: ['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
+      Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:security-group/*`,
+      Condition: {
+        Null: { 'ec2:Vpc': 'false' },
+        ArnNotEquals: { 'ec2:Vpc': `arn:aws:ec2:eu-west-1:${ACCOUNT}:vpc/vpc-0123456789abcdef0` },
+      },
+    });
+    expect(bySid.TemporarySecurityGroup.Condition).toEqual({ Null: { 'ec2:VpcID': 'false' }, StringNotEquals: { 'ec2:VpcID': 'vpc-0123456789abcdef0' } });
+    expect(bySid.OnlyTheBuildSecurityGroup).toBeUndefined();
+  });
+
   test('the integ role assumes bootstrap roles in us-east-1, of the test account when one is given', () => {
     const same = all['zmanim-prod-github-integ-test'].statements;
     expect(list(same[0].Resource)).toContain(`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-deploy-role-${ACCOUNT}-us-east-1`);

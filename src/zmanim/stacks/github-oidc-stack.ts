@@ -78,6 +78,15 @@ export interface GitHubOidcStackProps extends StackProps {
    * @default - context `zmanim:integAccount`; if unset, this stack's account
    */
   readonly integAccount?: string;
+
+  /**
+   * The app's VPC (where the host lives). The AMI build role may create, open and delete
+   * security groups anywhere but there; Packer's temporary group is untagged, so a tag
+   * condition alone would refuse it.
+   *
+   * @default - security group changes only on groups tagged `zmanim:ami-build=true`
+   */
+  readonly protectedVpcId?: string;
 }
 
 /**
@@ -144,7 +153,7 @@ export class GitHubOidcStack extends Stack {
     // build-prod-ami.yml: Packer amazon-ebs, then the AMI id parameter.
     this.amiBuildRole = role('AmiBuild', 'ami-build',
       GitHubSubject.environment(infra, GITHUB_ENVIRONMENTS.ami), 'Packer AMI build');
-    this.grantAmiBuild(this.amiBuildRole, config);
+    this.grantAmiBuild(this.amiBuildRole, config, props.protectedVpcId);
 
     // pr-e2e.yml: integ-runner deploys, asserts and destroys the integ stacks.
     this.integTestRole = role('IntegTest', 'integ-test',
@@ -215,7 +224,7 @@ export class GitHubOidcStack extends Stack {
    * What Packer's amazon-ebs builder calls, scoped by the build tag wherever EC2 supports a
    * condition: it may launch only tagged instances, and stop, terminate or image only those.
    */
-  private grantAmiBuild(deployRole: GitHubDeployRole, config: ZmanimConfig): void {
+  private grantAmiBuild(deployRole: GitHubDeployRole, config: ZmanimConfig, protectedVpcId: string | undefined): void {
     const ec2 = (resource: string, region = config.region, account: string = this.account) =>
       `arn:${this.partition}:ec2:${region}:${account}:${resource}`;
     const requestTag = { StringEquals: { [`aws:RequestTag/${AMI_BUILD_TAG.key}`]: AMI_BUILD_TAG.value } };
@@ -267,23 +276,7 @@ export class GitHubOidcStack extends Stack {
         actions: ['ec2:CreateImage'],
         resources: [ec2('image/*', config.region, ''), ec2('snapshot/*', config.region, '')],
       }),
-      new iam.PolicyStatement({
-        sid: 'TemporarySecurityGroup',
-        actions: ['ec2:CreateSecurityGroup'],
-        resources: [ec2('vpc/*')],
-      }),
-      new iam.PolicyStatement({
-        sid: 'TemporarySecurityGroupTagged',
-        actions: ['ec2:CreateSecurityGroup'],
-        resources: [ec2('security-group/*')],
-        conditions: requestTag,
-      }),
-      new iam.PolicyStatement({
-        sid: 'OnlyTheBuildSecurityGroup',
-        actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
-        resources: [ec2('security-group/*')],
-        conditions: resourceTag,
-      }),
+      ...this.securityGroupStatements(ec2, requestTag, resourceTag, protectedVpcId),
       new iam.PolicyStatement({
         sid: 'TemporaryKeyPair',
         actions: ['ec2:CreateKeyPair', 'ec2:DeleteKeyPair'],
@@ -303,13 +296,54 @@ export class GitHubOidcStack extends Stack {
       id: 'AwsSolutions-IAM5',
       reason: 'Packer amazon-ebs creates resources whose ids are unknown in advance: launching, stopping, terminating and imaging are '
         + `limited to instances tagged ${AMI_BUILD_TAG.key}=${AMI_BUILD_TAG.value} (aws:RequestTag / aws:ResourceTag), security group `
-        + 'changes to groups with that tag, key pairs to packer_*; ec2:Describe* support no resource ARN.',
+        + 'security group changes to groups outside the app VPC (or with that tag), key pairs to packer_*; ec2:Describe* support no resource ARN.',
       appliesTo: [
         'Resource::*',
         arn('instance/*'), arn('image/*', ''), arn('snapshot/*', ''), arn('volume/*'), arn('network-interface/*'),
         arn('subnet/*'), arn('security-group/*'), arn('key-pair/packer_*'), arn('vpc/*'),
       ],
     }]);
+  }
+
+  /**
+   * Packer's temporary security group (created untagged by the amazon plugin). With the app's
+   * VPC known, the role may create and open groups in any VPC but that one (Packer builds in
+   * the default VPC), so it can never open the host's group; otherwise only groups tagged
+   * for the build.
+   */
+  private securityGroupStatements(ec2: (resource: string) => string, requestTag: object, resourceTag: object,
+    protectedVpcId: string | undefined): iam.PolicyStatement[] {
+    if (!protectedVpcId) {
+      return [
+        new iam.PolicyStatement({ sid: 'TemporarySecurityGroup', actions: ['ec2:CreateSecurityGroup'], resources: [ec2('vpc/*')] }),
+        new iam.PolicyStatement({ sid: 'TemporarySecurityGroupTagged', actions: ['ec2:CreateSecurityGroup'], resources: [ec2('security-group/*')], conditions: requestTag }),
+        new iam.PolicyStatement({
+          sid: 'OnlyTheBuildSecurityGroup',
+          actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
+          resources: [ec2('security-group/*')],
+          conditions: resourceTag,
+        }),
+      ];
+    }
+    const notTheAppVpc = {
+      // Null: the key must be present, so that a request without it is refused, not allowed.
+      Null: { 'ec2:Vpc': 'false' },
+      ArnNotEquals: { 'ec2:Vpc': ec2(`vpc/${protectedVpcId}`) },
+    };
+    return [
+      new iam.PolicyStatement({
+        sid: 'TemporarySecurityGroup',
+        actions: ['ec2:CreateSecurityGroup'],
+        resources: [ec2('vpc/*')],
+        conditions: { Null: { 'ec2:VpcID': 'false' }, StringNotEquals: { 'ec2:VpcID': protectedVpcId } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'OnlyOutsideTheAppVpc',
+        actions: ['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
+        resources: [ec2('security-group/*')],
+        conditions: notTheAppVpc,
+      }),
+    ];
   }
 
   /** How cdk-nag prints this stack's account in a finding. */
