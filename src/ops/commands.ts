@@ -585,7 +585,7 @@ const regionFailover: CommandSpec = {
         count++;
         if (o.LastModified && (!newest || o.LastModified > newest)) newest = o.LastModified;
       }
-      token = page.NextToken ?? page.NextContinuationToken;
+      token = page.NextContinuationToken;
     } while (token);
     if (count === 0 || !newest) {
       throw new OpsError(`No restic snapshot in s3://${bucket}/${repoPrefix}snapshots/ (${target}).`,
