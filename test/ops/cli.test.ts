@@ -472,16 +472,15 @@ describe('disaster recovery', () => {
   });
 
   test('region-failover checks the replica and the restic password in the other region, then prints the steps', async () => {
-    s3.on(ListObjectsV2Command).resolves({
-      Contents: [
-        { Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') },
-        { Key: 'restic/snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') },
-      ],
-    });
+    // Two pages: the CLI follows NextContinuationToken.
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ Contents: [{ Key: 'restic/snapshots/a', LastModified: new Date('2026-11-26T02:00:00Z') }], IsTruncated: true, NextContinuationToken: 't2' })
+      .resolves({ Contents: [{ Key: 'restic/snapshots/b', LastModified: new Date('2026-11-26T03:00:00Z') }] });
     ssm.on(DescribeParametersCommand).resolves({ Parameters: [{ Name: '/zmanim/prod/restic-password' }] });
     const { code, io } = await run(['region-failover']);
     expect(code).toBe(0);
     expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'backups-replica', Prefix: 'restic/snapshots/' });
+    expect(s3).toHaveReceivedNthCommandWith(2, ListObjectsV2Command, { ContinuationToken: 't2' });
     expect(await s3.commandCalls(ListObjectsV2Command)[0].thisValue.config.region()).toBe('eu-central-1');
     expect(io.stdout).toContain('2 snapshots, newest 2026-11-26T03:00:00.000Z (1.0 h old');
     expect(io.stdout).toContain('restic-password in eu-central-1: present');
