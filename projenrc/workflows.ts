@@ -6,8 +6,14 @@ import { awscdk, JsonPatch } from 'projen';
 import { GithubWorkflow } from 'projen/lib/github';
 import { Job, JobPermission, JobStep } from 'projen/lib/github/workflows-model';
 import { DEFAULT_CONFIG } from '../src/zmanim/config';
-import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
+
+/**
+ * The key the host fetches the API from (compute-stack.ts API_RELEASE_KEY; not imported, so
+ * that `npx projen` does not type-check the Compute stack's whole import tree).
+ * test/workflows.test.ts checks they agree.
+ */
+export const API_RELEASE_KEY = 'api/current/api-linux-arm64';
 
 /** GravitonDataHost.deployApiCommand: restarts the API, which fetches the release at start (test/workflows.test.ts checks they agree). */
 export const HOST_DEPLOY_COMMAND = 'bash /opt/zmanim/host/deploy-api.sh';

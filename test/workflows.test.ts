@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { ACTIONS, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
+import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
 import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
 import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { AMI_BUILD_TAG, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
@@ -175,6 +175,7 @@ describe('generated workflows', () => {
     const backend = runs('deploy-prod-backend');
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
     expect(backend).toContain(`aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`);
+    expect(WORKFLOW_RELEASE_KEY).toBe(API_RELEASE_KEY);
     expect(backend).toMatch(/aws ssm send-command --document-name AWS-RunShellScript/);
     expect(backend).toContain(`jq -cn --arg command '${HOST_DEPLOY_COMMAND}'`);
     // The host's deploy script, as GravitonDataHost names it.
