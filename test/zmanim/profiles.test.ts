@@ -8,6 +8,7 @@ import { synthZmanimApp, TEST_ACCOUNT } from './app-fixture';
 import { ConfigError, DEFAULT_CONFIG, resolveConfig, validateConfig, ZmanimConfig } from '../../src/zmanim/config';
 import { rdsParameters } from '../../src/zmanim/postgres-parameters';
 import { CACHE_GRAVITON_NODE_TYPES, GRAVITON_INSTANCE_TYPES, managedCapacity, RDS_GRAVITON_CLASSES } from '../../src/zmanim/profiles';
+import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
 
@@ -215,6 +216,31 @@ describe('managed profile templates', () => {
 
   test('the deploy roles get the fleet\'s release bucket', () => {
     expect(JSON.stringify(Template.fromStack(stacks.githubOidc).toJSON())).toMatch(/ZmanimProdApiFleet:ExportsOutputRefReleaseBucket/);
+  });
+});
+
+describe('managed, while migrating from the single host', () => {
+  const app = new App();
+  const config = validateConfig({ ...DEFAULT_CONFIG, account: TEST_ACCOUNT, capacityProfile: 'managed', managed: { migrationBackupBucketName: 'zmanimprodcompute-backupsbucket-abc123' } });
+  const env = { account: TEST_ACCOUNT, region: 'eu-west-1' };
+  const network = new NetworkStack(app, 'Network', { env, config });
+  const alarmTopic = new sns.Topic(new Stack(app, 'Topics', { env }), 'Alarms');
+  const data = new ManagedDataStack(app, 'Data', { env, config, vpc: network.vpc, alarmTopic });
+  const t = Template.fromStack(new ApiFleetStack(app, 'Fleet', { env, config, vpc: network.vpc, data, alarmTopic }));
+
+  test('instances may read and write the single host\'s backup bucket and read the restic password and the RDS master secret', () => {
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    expect(policies).toMatch(/zmanimprodcompute-backupsbucket-abc123/);
+    expect(policies).toMatch(/s3:PutObject/);
+    expect(policies).toMatch(/parameter\/zmanim\/prod\/restic-password/);
+    expect(policies).toMatch(/secretsmanager:GetSecretValue/);
+    const userData = JSON.stringify(Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+    expect(userData).toMatch(/ZMANIM_MIGRATION_REPOSITORY=.*zmanimprodcompute-backupsbucket-abc123\/restic/);
+  });
+
+  test('the load balancer\'s failing health checks neither replace instances nor page anyone', () => {
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { HealthCheckType: 'EC2' });
+    for (const alarm of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(alarm.Properties.ActionsEnabled).toBe(false);
   });
 });
 

@@ -17,5 +17,11 @@ install -m 0644 "$FLEET_DIR/units/zmanim-fleet-refresh.service" "$FLEET_DIR/unit
 "$SYSTEMCTL" daemon-reload
 "$SYSTEMCTL" enable zmanim-api.service zmanim-fleet-refresh.timer
 "$SYSTEMCTL" start zmanim-fleet-refresh.timer
-bash "$HOST_DIR/deploy-api.sh"
+if [[ -n "${ZMANIM_MIGRATION_REPOSITORY:-}" ]]; then
+  # Migrating (managed.migrationBackupBucketName): RDS has no data and the release bucket no
+  # release yet, and the single host still serves; migrate.sh runs here (README, Scaling path).
+  log "migration mode: the API is not started; run migrate.sh, then remove migrationBackupBucketName and deploy"
+else
+  bash "$HOST_DIR/deploy-api.sh"
+fi
 log "fleet boot complete"

@@ -119,16 +119,18 @@ export class ApiFleetStack extends Stack {
       userData: ec2.UserData.custom(Lazy.string({ produce: () => userData })),
     });
 
+    const gracePeriod = Duration.minutes(10);
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Fleet', {
       vpc,
       vpcSubnets: subnets,
       launchTemplate,
       minCapacity: capacity.apiMinInstances,
       maxCapacity: capacity.apiMaxInstances,
-      healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
-        additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
-        gracePeriod: Duration.minutes(10),
-      }),
+      // While migrating the API is not started (fleet-boot.sh): the load balancer's failing
+      // health checks must not make Auto Scaling replace the instance that runs migrate.sh.
+      healthChecks: migrating
+        ? autoscaling.HealthChecks.ec2({ gracePeriod })
+        : autoscaling.HealthChecks.withAdditionalChecks({ additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB], gracePeriod }),
       // Each instance signals after its API answered /health (fleet-bootstrap.sh): a broken
       // image or release fails the deployment instead of leaving an empty target group.
       signals: autoscaling.Signals.waitForMinCapacity({ timeout: Duration.minutes(20) }),
@@ -226,7 +228,7 @@ export class ApiFleetStack extends Stack {
       deregistrationDelay: Duration.seconds(30),
     });
 
-    this.createAlarms(props.alarmTopic, targets);
+    this.createAlarms(props.alarmTopic, targets, !migrating);
 
     suppressNag(role.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
@@ -247,7 +249,8 @@ export class ApiFleetStack extends Stack {
     });
   }
 
-  private createAlarms(topic: sns.ITopic, targets: elbv2.ApplicationTargetGroup): void {
+  /** The fleet's alarms; silent while migrating, when no instance serves on purpose. */
+  private createAlarms(topic: sns.ITopic, targets: elbv2.ApplicationTargetGroup, actionsEnabled: boolean): void {
     const action = new cw_actions.SnsAction(topic);
     const alarms = [
       new cloudwatch.Alarm(this, 'UnhealthyTargets', {
@@ -257,6 +260,7 @@ export class ApiFleetStack extends Stack {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: 'An API instance failed /health for 5 minutes (Auto Scaling replaces it; look at /var/log/zmanim on it)',
+        actionsEnabled,
       }),
       new cloudwatch.Alarm(this, 'Target5xx', {
         metric: targets.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(5), statistic: 'Sum' }),
@@ -265,6 +269,7 @@ export class ApiFleetStack extends Stack {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: 'The API fleet answered more than 10 5xx in 5 minutes, twice',
+        actionsEnabled,
       }),
     ];
     for (const alarm of alarms) {
