@@ -40,7 +40,7 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`invoke run ${i + 1}/${runs}\n`);
     const out = JSON.parse(execFileSync(process.execPath, [join(root, 'test', 'open-next-site', 'invoke-server.mjs'), serverDir,
-      ...Array(11).fill('/dynamic')], { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+      ...Array(11).fill('/dynamic')], { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     colds.push(out.importMs + out.results[0].ms);
     warms.push(median(out.results.slice(1).map((r: { ms: number }) => r.ms)));
     if (out.results.some((r: { statusCode: number }) => r.statusCode !== 200)) throw new Error('a request did not answer 200');

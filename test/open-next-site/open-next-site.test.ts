@@ -85,7 +85,8 @@ describe('OpenNextSite from the fixture build', () => {
 
   test('cache policies: server keys on query and Next.js headers; image on query and Accept; static is managed', () => {
     const policies = t.template.findResources('AWS::CloudFront::CachePolicy');
-    const byComment = (text: string) => (Object.values(policies) as any[]).find((p) => p.Properties.CachePolicyConfig.Comment.includes(text)).Properties.CachePolicyConfig;
+    const byComment = (text: string) => (Object.values(policies) as any[])
+      .find((p) => p.Properties.CachePolicyConfig.Comment.includes(text)).Properties.CachePolicyConfig;
     const server = byComment('Next.js server');
     expect(server.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig.QueryStringBehavior).toBe('all');
     expect(server.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig.Headers).toEqual(expect.arrayContaining(['rsc', 'next-router-state-tree', 'next-router-prefetch', 'next-url', 'accept']));
@@ -184,7 +185,9 @@ describe('OpenNextSite from the fixture build', () => {
     const buckets = Object.values(t.template.findResources('AWS::S3::Bucket')) as any[];
     expect(buckets).toHaveLength(3);
     for (const b of buckets) {
-      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+      });
       expect(b.DeletionPolicy).toBe('Retain');
     }
     t.template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -231,10 +234,12 @@ describe('options', () => {
     expect(env.CLERK_SECRET_KEY).toBeUndefined();
     expect(server.Properties.Layers).toHaveLength(1);
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Action: 'ssm:GetParameters',
-        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:111111111111:parameter/zmanim/prod/clerk-secret-key']] },
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Action: 'ssm:GetParameters',
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:111111111111:parameter/zmanim/prod/clerk-secret-key']] },
+        })]),
+      },
     });
   });
 

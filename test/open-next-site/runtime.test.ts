@@ -15,7 +15,7 @@ describe('the built server function, invoked like Lambda with a Function URL eve
   let out: Invocation;
   beforeAll(async () => {
     const dir = join(fixtureOpenNextPath(), 'server-functions', 'default');
-    const { stdout } = await run(process.execPath, [join(__dirname, 'invoke-server.mjs'), dir, '/dynamic', '/', '/does-not-exist'], { maxBuffer: 64 << 20 });
+    const { stdout } = await run(process.execPath, [join(__dirname, 'invoke-server.mjs'), dir, '/dynamic', '/', '/does-not-exist'], { maxBuffer: 64 * 1024 * 1024 });
     out = JSON.parse(stdout);
   });
 
@@ -46,7 +46,9 @@ describe('CloudFront Function forwarded-host.js, executed on sample viewer-reque
   // cloudfront-js-2.0 runs a top-level `handler`; evaluate the shipped file as it is.
   const handler = new Function(`${readFileSync(join(SRC, 'forwarded-host.js'), 'utf8')}; return handler;`)() as (e: unknown) => any;
   const event = (headers: Record<string, { value: string }>) => ({
-    version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '203.0.113.1' },
+    version: '1.0',
+    context: { eventType: 'viewer-request' },
+    viewer: { ip: '203.0.113.1' },
     request: { method: 'GET', uri: '/dynamic', querystring: { a: { value: '1' } }, headers, cookies: {} },
   });
 
@@ -102,8 +104,12 @@ describe('ssm-env layer: secrets from SSM into process.env before the handler', 
     '-e', 'console.log(JSON.stringify({ clerk: process.env.CLERK_SECRET_KEY, other: process.env.OTHER }))',
   ], {
     env: {
-      PATH: process.env.PATH, NODE_PATH: join(__dirname, '..', '..', 'node_modules'),
-      AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SSM: endpoint,
+      PATH: process.env.PATH,
+      NODE_PATH: join(__dirname, '..', '..', 'node_modules'),
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SSM: endpoint,
       SSM_ENV_PARAMETERS: parameters,
     },
   });

@@ -75,8 +75,12 @@ describe('the zmanim app\'s Next.js and DNS Records stacks', () => {
     const certStack = new Stack(app, 'Cert', { env: { account: '123456789012', region: 'us-east-1' }, crossRegionReferences: true });
     const certificate = new acm.Certificate(certStack, 'C', { domainName: 'zmanim.shtetl.io' });
     const nextjs = new NextjsStack(app, 'Next', {
-      env: { account: '123456789012', region: 'eu-west-1' }, crossRegionReferences: true,
-      config: DEFAULT_CONFIG, openNextPath: fixtureOpenNextPath(), certificate, api,
+      env: { account: '123456789012', region: 'eu-west-1' },
+      crossRegionReferences: true,
+      config: DEFAULT_CONFIG,
+      openNextPath: fixtureOpenNextPath(),
+      certificate,
+      api,
     });
     expect(nextjs.site.behaviors.slice(-2)).toEqual(['/backend/*', '/*']);
     const [dist] = Object.values(Template.fromStack(nextjs).findResources('AWS::CloudFront::Distribution')) as any[];

@@ -13,10 +13,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { functionLogging } from '../../internal/function-logging';
-import { suppressNag } from '../../internal/nag';
 import { listFiles, OpenNextBuild, readOpenNextBuild, ResolvedFunction } from './open-next-output';
 import { SiteDeploymentFunction } from './site-deployment-function';
+import { functionLogging } from '../../internal/function-logging';
+import { suppressNag } from '../../internal/nag';
 
 /** CloudFront's default quota of cache behaviours per distribution (besides the default one). */
 export const CLOUDFRONT_MAX_BEHAVIORS = 25;
@@ -748,7 +748,8 @@ function suppressBucketDeploymentNags(stack: Stack) {
       suppressNag(child, [{ id: 'AwsSolutions-L1', reason: 'aws-cdk-lib\'s BucketDeployment handler pins its own Python runtime.' }]);
       const role = child.node.findChild('ServiceRole');
       suppressNag(role, [{
-        id: 'AwsSolutions-IAM4', reason: 'aws-cdk-lib\'s BucketDeployment handler role uses AWSLambdaBasicExecutionRole.',
+        id: 'AwsSolutions-IAM4',
+        reason: 'aws-cdk-lib\'s BucketDeployment handler role uses AWSLambdaBasicExecutionRole.',
         appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
       }]);
       const policy = role.node.tryFindChild('DefaultPolicy');
