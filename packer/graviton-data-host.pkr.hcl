@@ -83,7 +83,6 @@ source "amazon-ebs" "graviton_data_host" {
   ami_name             = "graviton-data-host-al2023-arm64-${local.timestamp}"
   ami_description      = "GravitonDataHost: AL2023 arm64, PostgreSQL 16, Redis, restic, CloudWatch agent"
   ssh_username         = "ec2-user"
-  encrypt_boot         = true
 
   source_ami_filter {
     filters = {

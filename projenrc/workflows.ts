@@ -36,7 +36,7 @@ const CI_IMAGE = 'debian:12';
 // The packages .ci/run installs (test/workflows.test.ts keeps the lists together), plus git,
 // xz-utils and acl that a bare container lacks for checkout, setup-node and projen's release.
 const CI_PACKAGES = 'git xz-utils acl postgresql redis-server redis-tools restic shellcheck cloud-init packer '
-  + 'openssl ca-certificates curl jq xfsprogs e2fsprogs fdisk util-linux';
+  + 'openssl ca-certificates curl jq xfsprogs e2fsprogs fdisk util-linux python3 procps systemd';
 const NODE_VERSION = '22';
 const config = DEFAULT_CONFIG;
 const stackPrefix = `Zmanim${config.environment.charAt(0).toUpperCase()}${config.environment.slice(1)}`;
