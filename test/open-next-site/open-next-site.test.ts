@@ -260,6 +260,48 @@ describe('options', () => {
   });
 });
 
+describe('other build shapes', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'open-next-shape-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  /** A copy of the fixture build without the big function bundles' contents, with an edited manifest. */
+  const variant = (edit: (manifest: any) => any) => {
+    const copy = join(dir, '.open-next');
+    cpSync(openNextPath, copy, { recursive: true });
+    const file = join(copy, 'open-next.output.json');
+    writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8')))));
+    return copy;
+  };
+  const functionsOf = (template: Template) => (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).map((f) => String(f.Properties.Description));
+
+  test('a streaming server (aws-lambda-streaming wrapper) gets a RESPONSE_STREAM Function URL', () => {
+    const path = variant((m) => ({ ...m, origins: { ...m.origins, default: { ...m.origins.default, streaming: true, wrapper: 'aws-lambda-streaming' } } }));
+    const { template } = synth({ openNextPath: path });
+    const modes = Object.values(template.findResources('AWS::Lambda::Url')).map((u: any) => u.Properties.InvokeMode);
+    // The image function never streams (its URL keeps the default, BUFFERED).
+    expect(modes).toEqual(expect.arrayContaining(['RESPONSE_STREAM', undefined]));
+    expect(modes).toHaveLength(2);
+  });
+
+  test('3.x manifests (no versionedSubDir) and builds without tag cache or revalidation', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: { ...m.origins, s3: { ...m.origins.s3, copy: m.origins.s3.copy.map(({ versionedSubDir, ...c }: any) => c) } },
+      additionalProps: { disableTagCache: true, disableIncrementalCache: true },
+    }));
+    const { template, site } = synth({ openNextPath: path });
+    expect(site.behaviors).toContain('/_next/static/*');
+    expect(site.tagCacheTable).toBeUndefined();
+    expect(site.revalidationQueue).toBeUndefined();
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    template.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(functionsOf(template).some((d) => d.startsWith('ISR revalidation'))).toBe(false);
+    const server = (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).find((f) => String(f.Properties.Description).startsWith('Next.js server'));
+    expect(server.Properties.Environment.Variables.REVALIDATION_QUEUE_URL).toBeUndefined();
+    expect(server.Properties.Environment.Variables.CACHE_DYNAMO_TABLE).toBeUndefined();
+  });
+});
+
 describe('bad input', () => {
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'open-next-bad-')); });
