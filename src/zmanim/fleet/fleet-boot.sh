@@ -11,8 +11,7 @@ FLEET_DIR=${ZMANIM_FLEET_DIR:-/opt/zmanim/fleet}
 install -d -m 0755 "$LOG_DIR" "$CONF_DIR"
 bash "$HOST_DIR/read-secrets.sh"
 bash "$FLEET_DIR/write-fleet-env.sh" >/dev/null
-install -m 0644 "$HOST_DIR/units/zmanim-api.service" "$UNITS_DIR/zmanim-api.service"
-install -D -m 0644 "$FLEET_DIR/units/zmanim-api.service.d/fleet.conf" "$UNITS_DIR/zmanim-api.service.d/fleet.conf"
+bash "$FLEET_DIR/api-unit.sh" | write_file "$UNITS_DIR/zmanim-api.service" 0644
 install -m 0644 "$FLEET_DIR/units/zmanim-fleet-refresh.service" "$FLEET_DIR/units/zmanim-fleet-refresh.timer" "$UNITS_DIR/"
 "$SYSTEMCTL" daemon-reload
 "$SYSTEMCTL" enable zmanim-api.service zmanim-fleet-refresh.timer
