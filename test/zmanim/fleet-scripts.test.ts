@@ -85,7 +85,7 @@ describe('write-fleet-env.sh', () => {
     expect(content).toContain('JWT_SECRET=test-only-jwt\nORIGIN_VERIFY_KEY=test-only-ov1\n');
     expect(content).toContain('ALLOWED_ORIGINS=https://zmanim.shtetl.io\nENVIRONMENT=prod\n');
     expect(content).not.toContain('DATABASE_READ_URL');
-    expect(statSync(join(dir, 'etc', 'api.env')).mode & 0o777).toBe(0o600);
+    expect((statSync(join(dir, 'etc', 'api.env')).mode % 0o1000).toString(8)).toBe('600');
   });
 
   test('reports a change only when a value changed (what the refresh timer restarts the API for)', () => {
