@@ -2,6 +2,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { ensureFixtureSite } from '../src/zmanim/prepare-assets';
 
 /**
  * The library as a user gets it: build it, `npm pack` it, install the tarball into a fresh
@@ -39,7 +40,8 @@ beforeAll(() => {
   copyFileSync(join(__dirname, 'consumer', 'tsconfig.json'), join(project, 'tsconfig.json'));
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { cwd: project, stdio: 'pipe' });
   outdir = join(work, 'cdk.out');
-  execFileSync(process.execPath, [join(project, 'dist', 'app.js')], { cwd: project, stdio: 'pipe', env: { ...process.env, CDK_OUTDIR: outdir } });
+  const openNextPath = ensureFixtureSite(root);
+  execFileSync(process.execPath, [join(project, 'dist', 'app.js')], { cwd: project, stdio: 'pipe', env: { ...process.env, CDK_OUTDIR: outdir, OPEN_NEXT_PATH: openNextPath } });
 }, 600_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -72,7 +74,17 @@ test('every non-TypeScript file a construct ships (host scripts, units, function
 test('a fresh project compiles against the published typings and synthesizes every construct', () => {
   const template = JSON.parse(readFileSync(join(outdir, 'ConsumerStack.template.json'), 'utf8'));
   const types = new Set(Object.values<any>(template.Resources).map((r) => r.Type));
-  expect([...types]).toEqual(expect.arrayContaining(['Custom::GeneratedSecureParameter', 'AWS::Lambda::Function']));
+  expect([...types]).toEqual(expect.arrayContaining([
+    'Custom::GeneratedSecureParameter', // GeneratedSecrets
+    'AWS::EC2::Instance', 'AWS::EC2::Volume', 'AWS::EC2::EIP', // GravitonDataHost
+    'AWS::S3::Bucket', 'AWS::CloudWatch::Alarm', // ResticBackups
+    'AWS::ApiGatewayV2::Api', 'AWS::ApiGatewayV2::VpcLink', 'AWS::CloudFront::KeyValueStore', // OriginVerifiedHttpApi
+    'AWS::CloudFront::Distribution', 'AWS::Lambda::Url', 'AWS::SQS::Queue', 'AWS::DynamoDB::Table', // OpenNextSite
+    'AWS::IAM::OIDCProvider', // GitHubOidcProvider, GitHubDeployRole
+  ]));
+  // The site routes /backend/* to the API through the origin-verify function.
+  const distribution = Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
+  expect(distribution.Properties.DistributionConfig.CacheBehaviors.map((b: any) => b.PathPattern)).toContain('/backend/*');
 });
 
 test('every Lambda asset the consumer stack references exists in its cdk.out', () => {
