@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DeleteParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse, Context } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { respondToCloudFormation } from '../../internal/cfn-response';
 
 const ssm = new SSMClient({});
 
@@ -57,25 +58,10 @@ export async function onEvent(event: CloudFormationCustomResourceEvent): Promise
   }
 }
 
-/** Reports to CloudFormation through the pre-signed ResponseURL (no provider framework needed). */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
-  let response: CloudFormationCustomResourceResponse;
-  const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId };
-  try {
+  const failedId = event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId;
+  await respondToCloudFormation(event, context, async () => {
     const { physicalId, created } = await onEvent(event);
-    console.log(JSON.stringify({ requestType: event.RequestType, parameter: physicalId, created }));
-    response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId, Data: { ParameterName: physicalId }, NoEcho: false };
-  } catch (e) {
-    const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    console.error(JSON.stringify({ requestType: event.RequestType, error: reason }));
-    const physicalId = event.RequestType === 'Create' ? `failed-${event.RequestId}` : event.PhysicalResourceId;
-    response = { ...base, Status: 'FAILED', Reason: `${reason} (log stream ${context.logStreamName})`, PhysicalResourceId: physicalId };
-  }
-  const body = JSON.stringify(response);
-  const put = await fetch(event.ResponseURL, {
-    method: 'PUT',
-    body,
-    headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
-  });
-  if (!put.ok) throw new Error(`CloudFormation response upload failed: HTTP ${put.status}`);
+    return { physicalResourceId: physicalId, data: { ParameterName: physicalId }, logFields: { created } };
+  }, failedId);
 }

@@ -15,7 +15,8 @@
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { CloudFormationCustomResourceEvent, CloudFormationCustomResourceResponse, Context } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { respondToCloudFormation } from '../../internal/cfn-response';
 
 const s3 = new S3Client({});
 const cloudfront = new CloudFrontClient({});
@@ -195,25 +196,10 @@ async function deleteKeys(bucket: string, keys: string[]): Promise<number> {
   return keys.length;
 }
 
-/** Reports to CloudFormation through the pre-signed ResponseURL (no provider framework needed). */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
-  let response: CloudFormationCustomResourceResponse;
-  const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId };
   const physicalId = event.RequestType === 'Create' ? `site-deployment-${event.LogicalResourceId}` : event.PhysicalResourceId;
-  try {
+  await respondToCloudFormation(event, context, async () => {
     const result = await onEvent(event);
-    console.log(JSON.stringify({ requestType: event.RequestType, ...result }));
-    response = { ...base, Status: 'SUCCESS', PhysicalResourceId: physicalId, Data: { InvalidationId: result?.invalidationId ?? '' } };
-  } catch (e) {
-    const reason = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    console.error(JSON.stringify({ requestType: event.RequestType, error: reason }));
-    response = { ...base, Status: 'FAILED', Reason: `${reason} (log stream ${context.logStreamName})`, PhysicalResourceId: physicalId };
-  }
-  const body = JSON.stringify(response);
-  const put = await fetch(event.ResponseURL, {
-    method: 'PUT',
-    body,
-    headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
-  });
-  if (!put.ok) throw new Error(`CloudFormation response upload failed: HTTP ${put.status}`);
+    return { physicalResourceId: physicalId, data: { InvalidationId: result?.invalidationId ?? '' }, logFields: { ...result } };
+  }, physicalId);
 }
