@@ -98,6 +98,20 @@ urlencode() {
   printf '%s' "$out"
 }
 
+# The SCRAM-SHA-256 verifier of the password on stdin, as PostgreSQL stores it: the server gets
+# the verifier, never the password, so not even a logged failing statement can show it.
+scram_verifier() {
+  # shellcheck disable=SC2016 # a Python program, not shell expansions
+  python3 -c '
+import base64, hashlib, hmac, os, sys
+password, salt, rounds = sys.stdin.read().encode(), os.urandom(16), 4096
+salted = hashlib.pbkdf2_hmac("sha256", password, salt, rounds)
+client = hmac.new(salted, b"Client Key", "sha256").digest()
+server = hmac.new(salted, b"Server Key", "sha256").digest()
+b64 = lambda b: base64.b64encode(b).decode()
+print(f"SCRAM-SHA-256${rounds}:{b64(salt)}${b64(hashlib.sha256(client).digest())}:{b64(server)}")'
+}
+
 # Writes stdin to a file atomically with the given mode and owner.
 write_file() {
   local path=$1 mode=$2 owner=${3:-root:root} tmp

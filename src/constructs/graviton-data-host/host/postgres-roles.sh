@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Once PostgreSQL runs: creates the application role (login, not superuser, no CREATEDB,
 # CREATEROLE, REPLICATION or BYPASSRLS) and its database if they do not exist, and sets the
-# role's password from the secret at every boot (so a rotated secret takes effect). The
-# password reaches psql on stdin, never on a command line.
+# role's password from the secret at every boot (so a rotated secret takes effect). Only the
+# password's SCRAM verifier reaches the server (on stdin), so even a failing, logged
+# statement cannot show the password.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,8 +20,7 @@ psql_admin -tAc 'SELECT 1' >/dev/null || die "PostgreSQL does not answer on $PG_
 
 [[ "$DB_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "invalid role name $DB_USER"
 [[ "$DB_NAME" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "invalid database name $DB_NAME"
-password=$(secret postgres-password)
-quoted=${password//\'/\'\'}
+verifier=$(secret postgres-password | scram_verifier)
 
 psql_admin <<SQL
 DO \$\$ BEGIN
@@ -29,7 +29,7 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 ALTER ROLE $DB_USER WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD '$quoted';
+  PASSWORD '$verifier';
 SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME')
 \gexec
 REVOKE ALL ON DATABASE $DB_NAME FROM PUBLIC;
