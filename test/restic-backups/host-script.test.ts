@@ -152,6 +152,22 @@ test('a failing command source that already wrote output adds no snapshot', () =
   }
 });
 
+test('a command source that fails at once, before restic listens for signals, still ends: 65, no snapshot', () => {
+  // restic starts as a background job with SIGINT ignored until it installs its handler; an
+  // interrupt sent in that window was lost and both sides waited for ever.
+  h.addSource({ name: 'instant', kind: 'command', command: 'exit 3' });
+  try {
+    const before = h.snapshots().length;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = h.run(['backup', 'instant'], {}, 90_000);
+      expect({ attempt, status: r.status }).toEqual({ attempt, status: 65 });
+    }
+    expect(h.snapshots().length).toBe(before);
+  } finally {
+    h.removeSource('instant');
+  }
+});
+
 test('the server stopped mid-dump exits 65 and adds no snapshot', async () => {
   // A large table so that COPY is still streaming when the server stops.
   h.psql(DB, 'CREATE TABLE geo.bulk AS SELECT i AS id, repeat(md5(i::text), 4) AS payload FROM generate_series(1, 600000) i');
