@@ -184,6 +184,30 @@ export interface ResticBackupsProps {
 
   /** @default 5432 */
   readonly postgresPort?: number;
+
+  /**
+   * Replicate the repository bucket to this bucket (S3 Replication, normally to a bucket in
+   * another region, for a complete region failure). The destination must be versioned.
+   * Every object is replicated, but delete markers are not: an object that restic deletes
+   * (prune, forget, its own locks) stays current in the replica, so nothing done from the
+   * host can remove the replica's history; the replica grows by everything ever written.
+   * Restore from it with `--no-lock` (its stale lock files stay too).
+   * @default - no replication
+   */
+  readonly replicationDestination?: s3.IBucket;
+
+  /**
+   * KMS key of the destination bucket, which S3 encrypts the replicas with. Required when the
+   * repository bucket uses `encryptionKey` (SSE-KMS objects replicate only with a destination key).
+   * @default - the destination bucket's default encryption (SSE-S3)
+   */
+  readonly replicationDestinationKey?: kms.IKey;
+
+  /**
+   * Storage class of the replicas.
+   * @default - the storage class of the source objects (S3 Standard)
+   */
+  readonly replicationStorageClass?: s3.StorageClass;
 }
 
 /**
@@ -220,6 +244,8 @@ export class ResticBackups extends Construct {
   public readonly failureAlarm: cloudwatch.Alarm;
   /** A restore drill that did not verify (undefined without a drill). */
   public readonly drillAlarm?: cloudwatch.Alarm;
+  /** The role S3 replicates the repository with (undefined without `replicationDestination`). */
+  public readonly replicationRole?: iam.Role;
 
   /**
    * The systemd `OnCalendar` expression a source with this interval runs on when it has no
@@ -245,7 +271,28 @@ export class ResticBackups extends Construct {
     const stack = Stack.of(this);
     this.passwordParameterArn = Arn.format({ service: 'ssm', resource: 'parameter', resourceName: props.passwordParameterName.replace(/^\//, '') }, stack);
 
+    const destination = props.replicationDestination;
+    if (destination) {
+      // Our own role: the role Bucket creates is named "CDKReplicationRole" unless an app sets
+      // a feature flag, and two such buckets in one account would collide.
+      this.replicationRole = new iam.Role(this, 'ReplicationRole', {
+        assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+        description: `S3 replication of the restic repository ${this.node.path}`,
+      });
+    }
+
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      replicationRole: this.replicationRole,
+      replicationRules: destination ? [{
+        id: 'restic-repository-replica',
+        destination,
+        kmsKey: props.replicationDestinationKey,
+        sseKmsEncryptedObjects: props.encryptionKey ? true : undefined,
+        storageClass: props.replicationStorageClass,
+        // Off on purpose: a prune (or an attacker with the host's role) deleting objects in
+        // the repository must not delete them from the replica.
+        deleteMarkerReplication: false,
+      }] : undefined,
       encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
       encryptionKey: props.encryptionKey,
       bucketKeyEnabled: props.encryptionKey ? true : undefined,
@@ -270,6 +317,21 @@ export class ResticBackups extends Construct {
         id: 'AwsSolutions-S1',
         reason: 'Server access logs are opt-in (serverAccessLogsBucket): only the backup host and operators reach this private, TLS-only bucket, and CloudTrail records its API calls',
       }]);
+    }
+    if (destination && this.replicationRole) {
+      this.bucket.grantReplicationPermission(this.replicationRole, {
+        sourceDecryptionKey: props.encryptionKey,
+        destinations: [{ bucket: destination, encryptionKey: props.replicationDestinationKey }],
+      });
+      const policy = this.replicationRole.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+      if (policy) {
+        const keyActions = props.encryptionKey || props.replicationDestinationKey ? ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'] : [];
+        suppressNag(policy, [{
+          id: 'AwsSolutions-IAM5',
+          reason: 'S3 replication reads every object version of the repository bucket and writes replicas of them to the destination: the object wildcards are those two buckets, and the KMS actions are limited to their keys',
+          appliesTo: [nagResource(this, this.bucket.arnForObjects('*')), nagResource(this, destination.arnForObjects('*')), ...keyActions],
+        }]);
+      }
     }
     this.repository = `s3:https://s3.${stack.region}.${Aws.URL_SUFFIX}/${this.bucket.bucketName}/${this.prefix}`;
 
@@ -529,7 +591,8 @@ function nagResource(scope: Construct, arn: string): string {
   return 'Resource::' + parts.map((p) => {
     if (typeof p === 'string') return p;
     const att = (p as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
-    return att ? `<${att.join('.')}>` : JSON.stringify(p);
+    const ref = (p as { Ref?: string }).Ref;
+    return att ? `<${att.join('.')}>` : ref ? `<${ref}>` : JSON.stringify(p);
   }).join('');
 }
 
@@ -617,6 +680,18 @@ function validate(where: string, props: ResticBackupsProps): void {
   if (!Number.isInteger(subsets) || subsets < 1 || subsets > 365) fail(`checkDataSubsets ${subsets} must be a whole number from 1 (read all data at every check) to 365.`);
   const prefix = props.repositoryPrefix ?? 'restic';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/.test(prefix)) fail(`repositoryPrefix "${prefix}" must be a key prefix without leading or trailing slash (e.g. "restic").`);
+  if (props.replicationDestinationKey && !props.replicationDestination) {
+    fail('replicationDestinationKey is set without replicationDestination: pass the destination bucket too, or leave the key out.');
+  }
+  if (props.replicationStorageClass && !props.replicationDestination) {
+    fail(`replicationStorageClass ${props.replicationStorageClass} is set without replicationDestination: pass the destination bucket too, or leave the storage class out.`);
+  }
+  if (props.replicationDestination && props.encryptionKey && !props.replicationDestinationKey) {
+    fail('the repository bucket is encrypted with encryptionKey (SSE-KMS), and S3 replicates SSE-KMS objects only with a key for the replicas: pass replicationDestinationKey (a KMS key in the destination\'s region).');
+  }
+  if (props.replicationDestination && props.objectLockRetention) {
+    fail('objectLockRetention and replicationDestination together are not supported (replicating locked objects needs Object Lock on the destination and extra permissions): choose one.');
+  }
   const lock = props.objectLockRetention;
   if (lock && lock.toDays({ integral: false }) < 1) fail(`objectLockRetention ${lock.toHumanString()} must be at least 1 day.`);
 }
