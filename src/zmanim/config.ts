@@ -17,6 +17,11 @@ export interface ZmanimConfig {
   readonly account?: string;
   /** Region of the system (everything but the CloudFront certificate and the health check). */
   readonly region: string;
+  /**
+   * Second region holding a replica of the backup repository (README, "Replica in a second
+   * region"): the restore path after a complete failure of `region`. Empty string: no replica.
+   */
+  readonly backupReplicaRegion: string;
   /** The one Availability Zone the host, its data volume and the VPC live in. */
   readonly availabilityZone: string;
   /** The public domain of the site; the API is under `/backend/`. */
@@ -74,6 +79,7 @@ export interface ZmanimConfig {
 export const DEFAULT_CONFIG: ZmanimConfig = {
   environment: 'prod',
   region: 'eu-west-1',
+  backupReplicaRegion: 'eu-central-1',
   availabilityZone: 'eu-west-1a',
   domain: 'zmanim.shtetl.io',
   // Route 53 > Hosted zones > shtetl.io > Hosted zone ID.
@@ -119,6 +125,13 @@ export function validateConfig(config: ZmanimConfig): ZmanimConfig {
   }
   if (!REGION.test(config.region)) {
     fail('region', config.region, 'is not an AWS region name', 'Use a region such as "eu-west-1".');
+  }
+  if (config.backupReplicaRegion !== '' && !REGION.test(config.backupReplicaRegion)) {
+    fail('backupReplicaRegion', config.backupReplicaRegion, 'is not an AWS region name', 'Use a region such as "eu-central-1", or "" for no backup replica.');
+  }
+  if (config.backupReplicaRegion === config.region) {
+    fail('backupReplicaRegion', config.backupReplicaRegion, `is the system's own region, so a failure of ${config.region} would take the replica too`,
+      'Use another region (e.g. "eu-central-1" for "eu-west-1"), or "" for no backup replica.');
   }
   if (!config.availabilityZone.startsWith(config.region) || !/^[a-z]$/.test(config.availabilityZone.slice(config.region.length))) {
     fail('availabilityZone', config.availabilityZone, `is not an Availability Zone of ${config.region}`, `Use "${config.region}a" or another zone of that region.`);

@@ -6,6 +6,7 @@ import { ensureFixtureSite } from './prepare-assets';
 import { isManaged } from './profiles';
 import { ApiFleetStack } from './stacks/api-fleet-stack';
 import { ApiStack } from './stacks/api-stack';
+import { BackupReplicaStack } from './stacks/backup-replica-stack';
 import { CertificateStack } from './stacks/certificate-stack';
 import { ComputeStack } from './stacks/compute-stack';
 import { DnsRecordsStack } from './stacks/dns-records-stack';
@@ -28,6 +29,8 @@ export interface ZmanimStacks {
   readonly certificate: CertificateStack;
   /** The single host (`single-host` profile); reading it under `managed` throws. */
   readonly compute: ComputeStack;
+  /** The backup repository's replica in `backupReplicaRegion` (single host, when configured). */
+  readonly backupReplica?: BackupReplicaStack;
   /** RDS and ElastiCache (`managed` profile only). */
   readonly data?: ManagedDataStack;
   /** The API fleet and its load balancer (`managed` profile only). */
@@ -57,6 +60,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
   // The capacity profile (README, "Scaling path") picks what runs the API and holds the data:
   // one Graviton host (Compute), or RDS and ElastiCache (Data) with an API fleet (ApiFleet).
   let compute: ComputeStack | undefined;
+  let backupReplica: BackupReplicaStack | undefined;
   let data: ManagedDataStack | undefined;
   let fleet: ApiFleetStack | undefined;
   if (isManaged(config)) {
@@ -65,8 +69,12 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     fleet = new ApiFleetStack(app, `${prefix}ApiFleet`, { ...stackProps(regional, 'the Go API on an Auto Scaling group behind an internal load balancer, releases (managed profile)'), vpc: network.vpc, data, alarmTopic: monitoring.alarmTopic });
     fleet.addDependency(secrets, 'the instances read the generated secrets at boot');
   } else {
-    compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic });
+    backupReplica = config.backupReplicaRegion
+      ? new BackupReplicaStack(app, `${prefix}BackupReplica`, stackProps({ ...regional, env: { account: config.account, region: config.backupReplicaRegion } }, `replica of the backup repository in ${config.backupReplicaRegion}`))
+      : undefined;
+    compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic, backupReplica });
     compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
+    if (backupReplica) compute.addDependency(backupReplica, 'S3 replication needs the versioned destination bucket');
   }
   const api = new ApiStack(app, `${prefix}Api`, {
     ...stackProps(regional, `HTTP API under https://${config.domain}/backend/ (origin-verified, Clerk JWT, VPC link to the ${fleet ? 'API fleet' : 'host'})`),
@@ -101,7 +109,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  const stacks = { network, secrets, monitoring, certificate, api, healthCheck, githubOidc, nextjs, dnsRecords, dashboard, data, fleet };
+  const stacks = { network, secrets, monitoring, certificate, backupReplica, api, healthCheck, githubOidc, nextjs, dnsRecords, dashboard, data, fleet };
   if (compute) return { ...stacks, compute };
   return Object.defineProperty(stacks, 'compute', {
     get: () => { throw new Error(`The "${config.capacityProfile}" capacity profile has no Compute stack (single host): use stacks.data and stacks.fleet`); },

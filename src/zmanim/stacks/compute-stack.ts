@@ -7,6 +7,7 @@ import { GravitonDataHost } from '../../constructs/graviton-data-host';
 import { ResticBackups } from '../../constructs/restic-backups';
 import { suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
+import { BackupReplicaStack } from './backup-replica-stack';
 import { OPERATOR_SECRETS } from '../secrets';
 
 /**
@@ -26,6 +27,8 @@ export interface ComputeStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
   /** The regional alarm topic (Monitoring stack). */
   readonly alarmTopic: sns.ITopic;
+  /** Where the backup repository replicates to (BackupReplica stack). @default - no replica */
+  readonly backupReplica?: BackupReplicaStack;
 }
 
 /**
@@ -69,7 +72,13 @@ export class ComputeStack extends Stack {
     // database daily, since the geo reference data (schema geo) is large and changes rarely.
     // In this stack: the grants go to the host's role and the files into its boot.
     const retention = { daily: 7, weekly: 4, monthly: 3 };
+    // The replica's bucket is named, not referenced: it is in another region (no cross-region export).
+    const replica = props.backupReplica;
+    const replicaBucket = replica
+      ? s3.Bucket.fromBucketAttributes(this, 'BackupReplicaBucket', { bucketName: replica.bucketName, region: replica.region })
+      : undefined;
     this.backups = new ResticBackups(this, 'Backups', {
+      replicationDestination: replicaBucket,
       host: this.host,
       passwordParameterName: `${config.ssmPrefix}/restic-password`,
       backupSetName: `zmanim-${config.environment}`,
@@ -95,6 +104,10 @@ export class ComputeStack extends Stack {
       new CfnOutput(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}LogGroupName`, { value: group.logGroupName, description: `Log group of ${name}` });
     }
     new CfnOutput(this, 'BackupBucketName', { value: this.backups.bucket.bucketName, description: `restic repository ${this.backups.repository}` });
+    if (replica && replicaBucket) {
+      new CfnOutput(this, 'BackupReplicaBucketName', { value: replicaBucket.bucketName, description: `Replica of the backup bucket (restic -r s3:https://s3.${replica.region}.amazonaws.com/<this>/restic --no-lock ...)` });
+      new CfnOutput(this, 'BackupReplicaRegion', { value: replica.region, description: 'Region of the backup replica' });
+    }
   }
 }
 
