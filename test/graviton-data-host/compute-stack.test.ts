@@ -23,8 +23,8 @@ describe('the app\'s Compute stack', () => {
     }
   });
 
-  test('in the Network stack\'s VPC, with the Monitoring topic, after the Secrets stack', () => {
-    expect(stacks.compute.dependencies.map((s) => s.stackName).sort()).toEqual(['ZmanimProdMonitoring', 'ZmanimProdNetwork', 'ZmanimProdSecrets']);
+  test('in the Network stack\'s VPC, with the Monitoring topic, after the Secrets and BackupReplica stacks', () => {
+    expect(stacks.compute.dependencies.map((s) => s.stackName).sort()).toEqual(['ZmanimProdBackupReplica', 'ZmanimProdMonitoring', 'ZmanimProdNetwork', 'ZmanimProdSecrets']);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'disk_used_percent',
       AlarmActions: [{ 'Fn::ImportValue': Match.stringLikeRegexp('^ZmanimProdMonitoring:') }],
