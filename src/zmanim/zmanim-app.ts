@@ -69,8 +69,9 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     fleet = new ApiFleetStack(app, `${prefix}ApiFleet`, { ...stackProps(regional, 'the Go API on an Auto Scaling group behind an internal load balancer, releases (managed profile)'), vpc: network.vpc, data, alarmTopic: monitoring.alarmTopic });
     fleet.addDependency(secrets, 'the instances read the generated secrets at boot');
   } else {
+    const replicaRegion: StackProps = { ...regional, env: { account: config.account, region: config.backupReplicaRegion } };
     backupReplica = config.backupReplicaRegion
-      ? new BackupReplicaStack(app, `${prefix}BackupReplica`, stackProps({ ...regional, env: { account: config.account, region: config.backupReplicaRegion } }, `replica of the backup repository in ${config.backupReplicaRegion}`))
+      ? new BackupReplicaStack(app, `${prefix}BackupReplica`, stackProps(replicaRegion, `replica of the backup repository in ${config.backupReplicaRegion}`))
       : undefined;
     compute = new ComputeStack(app, `${prefix}Compute`, { ...stackProps(regional, 'Graviton data host (API, PostgreSQL, Redis), data volume, releases'), vpc: network.vpc, alarmTopic: monitoring.alarmTopic, backupReplica });
     compute.addDependency(secrets, 'the host reads the generated secrets at its first boot');
