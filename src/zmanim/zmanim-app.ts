@@ -110,7 +110,9 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
 
   Tags.of(app).add('project', 'zmanim');
   Tags.of(app).add('environment', config.environment);
-  const stacks = { network, secrets, monitoring, certificate, backupReplica, api, healthCheck, githubOidc, nextjs, dnsRecords, dashboard, data, fleet };
+  const stacks = {
+    network, secrets, monitoring, certificate, backupReplica, api, healthCheck, githubOidc, nextjs, dnsRecords, dashboard, data, fleet,
+  };
   if (compute) return { ...stacks, compute };
   return Object.defineProperty(stacks, 'compute', {
     get: () => { throw new Error(`The "${config.capacityProfile}" capacity profile has no Compute stack (single host): use stacks.data and stacks.fleet`); },
