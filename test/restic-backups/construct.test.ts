@@ -84,8 +84,12 @@ describe('the repository bucket', () => {
     const stack = new Stack(app, 'Kms', { env: { account: '123456789012', region: 'eu-west-1' } });
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     new ResticBackups(stack, 'Backups', {
-      host: new FakeHost(stack, 'Host'), passwordParameterName: '/p/restic-password', sources: ZMANIM_SOURCES,
-      objectLockRetention: Duration.days(14), removalPolicy: RemovalPolicy.DESTROY, encryptionKey: key,
+      host: new FakeHost(stack, 'Host'),
+      passwordParameterName: '/p/restic-password',
+      sources: ZMANIM_SOURCES,
+      objectLockRetention: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+      encryptionKey: key,
     });
     const t = Template.fromStack(stack);
     t.hasResource('AWS::S3::Bucket', {

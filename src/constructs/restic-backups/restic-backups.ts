@@ -230,6 +230,15 @@ export interface ResticBackupsProps {
  * });
  */
 export class ResticBackups extends Construct {
+  /**
+   * The systemd `OnCalendar` expression a source with this interval runs on when it has no
+   * `schedule`: every N minutes (N divides an hour), hourly at :05, every N hours at :05 (N
+   * divides a day), or daily at 02:30. Throws for other intervals.
+   */
+  public static defaultSchedule(interval: Duration): string {
+    return scheduleFor(interval);
+  }
+
   /** The repository bucket. */
   public readonly bucket: s3.Bucket;
   /** `s3:https://.../bucket/prefix`, for restic's `-r`. */
@@ -246,15 +255,6 @@ export class ResticBackups extends Construct {
   public readonly drillAlarm?: cloudwatch.Alarm;
   /** The role S3 replicates the repository with (undefined without `replicationDestination`). */
   public readonly replicationRole?: iam.Role;
-
-  /**
-   * The systemd `OnCalendar` expression a source with this interval runs on when it has no
-   * `schedule`: every N minutes (N divides an hour), hourly at :05, every N hours at :05 (N
-   * divides a day), or daily at 02:30. Throws for other intervals.
-   */
-  public static defaultSchedule(interval: Duration): string {
-    return scheduleFor(interval);
-  }
 
   private readonly prefix: string;
   private readonly passwordParameterArn: string;
