@@ -82,7 +82,7 @@ export const DEFAULT_CONFIG: ZmanimConfig = {
   backupReplicaRegion: 'eu-central-1',
   availabilityZone: 'eu-west-1a',
   domain: 'zmanim.shtetl.io',
-  // Route 53 > Hosted zones > shtetl.io > Hosted zone ID.
+  // A placeholder until set: Route 53 > Hosted zones > shtetl.io > Hosted zone ID.
   hostedZone: { zoneId: 'Z04310813Q8GM3J9ZMANM', zoneName: 'shtetl.io' },
   instanceType: 'm7g.medium',
   capacityProfile: 'single-host',
