@@ -163,6 +163,8 @@ test('a command source that fails at once, before restic listens for signals, st
       expect({ attempt, status: r.status }).toEqual({ attempt, status: 65 });
     }
     expect(h.snapshots().length).toBe(before);
+    // The interrupted restic's lock was cleaned up, not left for the next run.
+    expect(h.restic(['list', 'locks', '--no-lock']).stdout.trim()).toBe('');
   } finally {
     h.removeSource('instant');
   }
@@ -194,15 +196,18 @@ test('the server stopped mid-dump exits 65 and adds no snapshot', async () => {
 });
 
 test('a stale lock is removed; a live lock makes the backup wait, then exit 75', async () => {
+  // Watch the bucket's locks/ folder directly (polling through restic would be too slow) for
+  // a lock file that was not there before: check's own.
+  const locksDir = path.join(h.s3Dir, h.bucket, 'restic', 'locks');
+  const lockFiles = () => (fs.existsSync(locksDir) ? fs.readdirSync(locksDir).filter((f) => f.endsWith('._S3rver_object')) : []);
+  const earlier = new Set(lockFiles());
   // A live exclusive lock: `restic check` stopped with SIGSTOP while it holds its lock.
   const check = spawn('restic', ['--cacert', h.cacert, 'check', '--read-data'], {
     env: { ...process.env, RESTIC_REPOSITORY: h.repository, RESTIC_PASSWORD_FILE: h.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(h.dir, 'cache2') },
     stdio: 'ignore',
   });
-  // Watch the bucket's locks/ folder directly: polling through restic would be too slow.
-  const locksDir = path.join(h.s3Dir, h.bucket, 'restic', 'locks');
   const end = Date.now() + 30_000;
-  while (Date.now() < end && !(fs.existsSync(locksDir) && fs.readdirSync(locksDir).some((f) => f.endsWith('._S3rver_object')))) {
+  while (Date.now() < end && !lockFiles().some((f) => !earlier.has(f))) {
     await new Promise((r) => setTimeout(r, 2));
   }
   check.kill('SIGSTOP');
