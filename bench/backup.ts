@@ -10,6 +10,11 @@
  *   --clustered     the daily geo correction touches one contiguous id range (one region)
  *                   instead of rows spread evenly over the table (the default, worst case)
  *   --restore-only  skip the simulated day: one full backup, then the measured restore
+ *   --data-cache D  keep the generated PostgreSQL cluster in D (per scale) and reuse it on the
+ *                   next run: generating full scale takes tens of minutes on 2 cores
+ *   --piece-size B  pieces of the daily full dump, in bytes (default 65536, the app's); 0 keeps
+ *                   it one stream
+ *   --generate-only with --data-cache: generate the cluster and stop
  * Prints `name: value unit` lines.
  */
 import { execFileSync, spawnSync } from 'child_process';
@@ -28,9 +33,14 @@ const SCALE = opt('--scale', 0.01);
 const HOURS = Math.round(opt('--hours', 24));
 const CLUSTERED = args.includes('--clustered');
 const RESTORE_ONLY = args.includes('--restore-only');
+const GENERATE_ONLY = args.includes('--generate-only');
+const DATA_CACHE = args.includes('--data-cache') ? path.resolve(args[args.indexOf('--data-cache') + 1]) : undefined;
 const LOCALITIES = Math.round(4_500_000 * SCALE);
 const NAMES = Math.round(15_000_000 * SCALE);
 const DB = 'zmanim';
+/** The zmanim app's `pieceSize` of its daily full-database source; 0: one stream (as before). */
+const PIECE_SIZE = args.includes('--piece-size') ? Number(args[args.indexOf('--piece-size') + 1]) : 65536;
+if (!Number.isInteger(PIECE_SIZE) || (PIECE_SIZE !== 0 && PIECE_SIZE < 1024)) throw new Error(`--piece-size must be 0 or a whole number of bytes >= 1024 (got ${PIECE_SIZE})`);
 
 const h = new Harness();
 const out = (name: string, value: number | string, unit: string) => console.log(`${name}: ${value} ${unit}`);
@@ -141,16 +151,34 @@ async function main(): Promise<void> {
   await h.start();
   err(`scale ${SCALE}: ${LOCALITIES} localities, ${NAMES} names; work dir ${h.dir}`);
   let t = Date.now();
-  createDatabase();
-  out('generate_seconds', ((Date.now() - t) / 1000).toFixed(1), 's');
+  const cached = DATA_CACHE && path.join(DATA_CACHE, `scale-${SCALE}`);
+  if (cached && fs.existsSync(path.join(cached, 'PG_VERSION'))) {
+    err(`reusing the cluster generated earlier in ${cached}`);
+    h.pgStop();
+    fs.rmSync(h.pgData, { recursive: true });
+    execFileSync('cp', ['-a', cached, h.pgData]);
+    h.pgStart();
+  } else {
+    createDatabase();
+    out('generate_seconds', ((Date.now() - t) / 1000).toFixed(1), 's');
+    if (cached) {
+      h.pgStop();
+      fs.mkdirSync(DATA_CACHE!, { recursive: true });
+      execFileSync('cp', ['-a', h.pgData, `${cached}.tmp`]);
+      fs.renameSync(`${cached}.tmp`, cached);
+      h.pgStart();
+    }
+  }
   out('database_bytes', h.psql(DB, `SELECT pg_database_size('${DB}')`), 'bytes');
   out('localities', LOCALITIES, 'rows');
   out('geo_correction_clustered', CLUSTERED ? 1 : 0, 'bool');
+  out('ours_full_piece_size', PIECE_SIZE, 'bytes');
   out('locality_names', NAMES, 'rows');
+  if (GENERATE_ONLY) return;
 
   // Ours: the zmanim sources (application tables hourly, the whole database daily).
   h.addSource({ name: 'app', kind: 'postgres', database: DB, pgDumpArgs: '--exclude-schema=geo --clean --if-exists', keep: { HOURLY: 24, DAILY: 7 } });
-  h.addSource({ name: 'database', kind: 'postgres', database: DB, full: true, verifySql: `SELECT count(*) = ${LOCALITIES} FROM geo.localities` });
+  h.addSource({ name: 'database', kind: 'postgres', database: DB, full: true, verifySql: `SELECT count(*) = ${LOCALITIES} FROM geo.localities`, pieceSize: PIECE_SIZE || undefined });
   const ours = (cmd: string) => measure(`${__dirname}/../src/constructs/restic-backups/host/restic-backups ${cmd}`);
   // The earlier approach: its own repositories, same password and server.
   const oldEnv = (prefix: string) => ({ ...h.env(), RESTIC_REPOSITORY: `s3:https://127.0.0.1:${h.s3Port}/${h.bucket}/${prefix}`, RESTIC_PASSWORD_FILE: h.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(h.dir, `cache-${prefix}`) });

@@ -84,6 +84,7 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     backendListener: fleet?.listener,
     alarmTopic: monitoring.alarmTopic,
   });
+  if (compute) api.addDependency(compute, 'the host\'s id and address are read from the SSM parameters Compute writes');
   const healthCheck = config.enableHealthCheck
     ? new HealthCheckStack(app, `${prefix}HealthCheck`, stackProps(global, `Route 53 health check of ${config.domain}`))
     : undefined;

@@ -1,6 +1,6 @@
 // A consumer of the published package, compiled and run in a fresh temporary project by
 // test/consumer.test.ts. It uses every exported construct the way the README shows.
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
@@ -44,7 +44,7 @@ const host = new GravitonDataHost(stack, 'Host', {
 new ResticBackups(stack, 'Backups', {
   host,
   passwordParameterName: '/consumer/test/restic-password',
-  sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'app' } }],
+  sources: [{ name: 'database', interval: Duration.days(1), pieceSize: Size.kibibytes(64), postgres: { database: 'app' } }],
 });
 
 const api = new OriginVerifiedHttpApi(stack, 'Api', { vpc, host });

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Aspects, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,7 +38,7 @@ class FakeHost extends Construct implements IManagedHost {
 
 const ZMANIM_SOURCES: ResticBackupsProps['sources'] = [
   { name: 'app', interval: Duration.hours(1), retention: { hourly: 24, daily: 7, weekly: 4, monthly: 3 }, postgres: { database: 'zmanim', excludeSchemas: ['geo'] } },
-  { name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
+  { name: 'database', interval: Duration.days(1), pieceSize: Size.kibibytes(64), postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
 ];
 
 function build(extra: Partial<ResticBackupsProps> = {}, nag = false) {
@@ -218,20 +218,33 @@ describe('what the host gets', () => {
     expect(host.file('/etc/restic-backups/restic-backups.env').length).toBeLessThan(1200);
   });
 
+  test('a source with pieceSize gets the pieces tool beside the script and a spool only root reads', () => {
+    expect(host.file('/usr/local/sbin/restic-backups-pieces')).toBe(fs.readFileSync(path.join(__dirname, '../../src/constructs/restic-backups/host/restic-backups-pieces'), 'utf8'));
+    expect(host.files.find((f) => f.path === '/usr/local/sbin/restic-backups-pieces')?.mode).toBe('0755');
+    expect(host.file('/etc/restic-backups/restic-backups.env')).toContain("RESTIC_BACKUPS_SPOOL_DIR='/var/lib/restic-backups'");
+    expect(host.commands).toContain("install -d -m 0700 /var/cache/restic-backups '/var/lib/restic-backups'");
+    // Without any pieces source, the tool is not installed; the spool directory is an option.
+    const streams = build({ spoolDirectory: '/data/restic-backups', sources: ZMANIM_SOURCES.map(({ pieceSize, ...s }) => s) });
+    expect(streams.host.files.map((f) => f.path)).not.toContain('/usr/local/sbin/restic-backups-pieces');
+    expect(streams.host.file('/etc/restic-backups/restic-backups.env')).toContain("RESTIC_BACKUPS_SPOOL_DIR='/data/restic-backups'");
+  });
+
   test('source configs read back in bash as the script expects', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-src-'));
     try {
       const show = (name: string) => {
         fs.writeFileSync(path.join(dir, name), host.file(`/etc/restic-backups/sources/${name}`));
-        return execFileSync('bash', ['-c', `source ${path.join(dir, name)}; declare -p SOURCE_KIND SOURCE_PG_DUMP_ARGS SOURCE_PG_FULL KEEP_HOURLY KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY 2>/dev/null; echo "verify=\${SOURCE_VERIFY_SQL:-}"`], { encoding: 'utf8' });
+        return execFileSync('bash', ['-c', `source ${path.join(dir, name)}; declare -p SOURCE_KIND SOURCE_PG_DUMP_ARGS SOURCE_PG_FULL SOURCE_PIECE_SIZE KEEP_HOURLY KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY 2>/dev/null; echo "verify=\${SOURCE_VERIFY_SQL:-}"`], { encoding: 'utf8' });
       };
       const app = show('app.env');
       expect(app).toContain('SOURCE_PG_DUMP_ARGS="--exclude-schema=geo --clean --if-exists"');
       expect(app).toContain('SOURCE_PG_FULL="0"');
       expect(app).toContain('KEEP_HOURLY="24"');
+      expect(app).not.toContain('SOURCE_PIECE_SIZE');
       const db = show('database.env');
       expect(db).toContain('SOURCE_PG_DUMP_ARGS=""');
       expect(db).toContain('SOURCE_PG_FULL="1"');
+      expect(db).toContain('SOURCE_PIECE_SIZE="65536"');
       expect(db).toMatch(/KEEP_DAILY="7"[\s\S]*KEEP_WEEKLY="4"[\s\S]*KEEP_MONTHLY="3"/);
       expect(db).toContain('verify=SELECT count(*) > 0 FROM geo.localities');
     } finally {
@@ -261,6 +274,11 @@ describe('validation', () => {
     [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'a; drop' } }] }, /"a; drop" is not a plain PostgreSQL name/],
     [{ passwordParameterName: 'restic-password' }, /passwordParameterName "restic-password" must be an SSM parameter path/],
     [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'db' }, retention: { daily: 0, weekly: 0, monthly: 0 } }] }, /keeps nothing/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'db' }, pieceSize: Size.bytes(512) }] }, /pieceSize 0.5 KiB must be from 4 KiB to 1024 KiB/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'db' }, pieceSize: Size.mebibytes(4) }] }, /pieceSize 4096 KiB must be from 4 KiB to 1024 KiB/],
+    [{ sources: [{ name: 'x', interval: Duration.hours(1), paths: ['/etc'], pieceSize: Size.kibibytes(64) }], drillSchedule: '' }, /pieceSize applies to postgres and command sources/],
+    [{ spoolDirectory: 'spool' }, /spoolDirectory "spool" must be an absolute path/],
+    [{ spoolDirectory: '/data/my spool' }, /spoolDirectory "\/data\/my spool" must be an absolute path/],
   ] as Array<[Partial<ResticBackupsProps>, RegExp]>)('%# rejects %p', (props, message) => {
     expect(() => build(props)).toThrow(message);
   });

@@ -60,6 +60,8 @@ export interface SourceConfig {
   readonly command?: string;
   readonly paths?: string;
   readonly verifySql?: string;
+  /** Keep the dump as pieces of about this many bytes in the spool (SOURCE_PIECE_SIZE). */
+  readonly pieceSize?: number;
   readonly keep?: Partial<Record<'LAST' | 'HOURLY' | 'DAILY' | 'WEEKLY' | 'MONTHLY', number>>;
 }
 
@@ -97,6 +99,7 @@ export class Harness {
 
   get repository(): string { return `s3:https://127.0.0.1:${this.s3Port}/${this.bucket}/restic`; }
   get cacert(): string { return path.join(this.dir, 'cert.pem'); }
+  get spoolDir(): string { return path.join(this.dir, 'spool'); }
 
   async start(): Promise<void> {
     requireTools();
@@ -158,6 +161,7 @@ export class Harness {
       'RESTIC_BACKUPS_SET=test',
       `RESTIC_CACERT=${q(this.cacert)}`,
       `RESTIC_CACHE_DIR=${q(path.join(this.dir, 'cache'))}`,
+      `RESTIC_BACKUPS_SPOOL_DIR=${q(this.spoolDir)}`,
       'AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER',
       'export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY',
       '[[ -v RESTIC_BACKUPS_LOCK_WAIT_SECONDS ]] || RESTIC_BACKUPS_LOCK_WAIT_SECONDS=20',
@@ -176,6 +180,7 @@ export class Harness {
       s.paths ? `SOURCE_PATHS=${q(s.paths)}` : '',
       s.kind !== 'paths' ? `SOURCE_FILENAME=${q(`${s.name}.${s.kind === 'postgres' ? 'sql' : 'out'}`)}` : '',
       s.verifySql ? `SOURCE_VERIFY_SQL=${q(s.verifySql)}` : '',
+      s.pieceSize ? `SOURCE_PIECE_SIZE=${s.pieceSize}` : '',
       ...Object.entries(s.keep ?? { DAILY: 7, WEEKLY: 4, MONTHLY: 3 }).map(([k, v]) => `KEEP_${k}=${v}`),
     ];
     fs.writeFileSync(path.join(this.configDir, 'sources', `${s.name}.env`), lines.filter(Boolean).join('\n') + '\n');

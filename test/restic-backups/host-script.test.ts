@@ -12,6 +12,7 @@ jest.setTimeout(300_000);
 const h = new Harness();
 const DB = 'zmanim';
 const LOCALITIES = 150_000;
+const PIECE_SIZE = 65536;
 
 /** A small zmanim-shaped database: reference data (geo) and application tables (app). */
 function createDatabase(localities = LOCALITIES): void {
@@ -36,8 +37,9 @@ function contentOf(db: string): string {
     .join('\n');
 }
 
+/** As the zmanim app configures them: the whole database daily, as pieces; app tables hourly, one stream. */
 function configureZmanimSources(): void {
-  h.addSource({ name: 'database', kind: 'postgres', database: DB, full: true, verifySql: 'SELECT count(*) > 0 FROM geo.localities', keep: { DAILY: 7, WEEKLY: 4, MONTHLY: 3 } });
+  h.addSource({ name: 'database', kind: 'postgres', database: DB, full: true, verifySql: 'SELECT count(*) > 0 FROM geo.localities', pieceSize: PIECE_SIZE, keep: { DAILY: 7, WEEKLY: 4, MONTHLY: 3 } });
   h.addSource({ name: 'app', kind: 'postgres', database: DB, pgDumpArgs: '--schema=app --clean --if-exists', keep: { HOURLY: 24, DAILY: 7, WEEKLY: 4, MONTHLY: 3 } });
 }
 
@@ -96,6 +98,8 @@ test('backup then restore gives identical content, swapped in under the original
   const log = ok(['restore']);
   expect(log).toMatch(/restored, verified and swapped in zmanim/);
   expect(contentOf(DB)).toBe(expected);
+  // The pieces were unpacked under the spool, and removed after loading.
+  expect(fs.readdirSync(h.spoolDir).sort()).toEqual(['database', 'database.lock']);
   // The previous database is kept, connections disabled, for the operator to drop.
   const kept = h.psql('postgres', "SELECT datname || ' ' || datallowconn FROM pg_database WHERE datname LIKE 'zmanim_before_restore_%'");
   expect(kept).toMatch(/^zmanim_before_restore_\d+ false$/);
@@ -114,14 +118,61 @@ test('restore --snapshot restores a named full snapshot (without later app chang
 test('a second backup of an unchanged database uploads almost nothing', () => {
   ok(['backup', 'database']);
   const before = h.repoDataBytes();
-  ok(['backup', 'database']);
+  const log = ok(['backup', 'database']);
   const added = h.repoDataBytes() - before;
   const dumpBytes = h.asPostgres(['pg_dump', DB]).length;
   expect(dumpBytes).toBeGreaterThan(5_000_000);
   // Identical data: pg_dump 15.14+ writes a random \restrict key into the first and last
-  // lines, so only the first and last chunks (about 1 MiB each, compressed) are new.
-  expect(added).toBeLessThan(dumpBytes * 0.2);
+  // lines, so only the first and last pieces are rewritten; restic skips the others unread.
+  const [, pieces, rewritten] = /in (\d+) pieces, (\d+) rewritten/.exec(log)!.map(Number);
+  expect(pieces).toBeGreaterThan(50);
+  expect(rewritten).toBeLessThanOrEqual(2);
+  expect(added).toBeLessThan(dumpBytes * 0.02);
   expect(h.metrics().join('\n')).toMatch(/--metric-name BackupAddedBytes --value \d+ --unit Bytes --dimensions BackupSet=test,Source=database/);
+});
+
+test('a few rows changed across a large table: pieces add a fraction of what one stream adds', () => {
+  // The same database as one stream too (a second full source, only for this test).
+  h.addSource({ name: 'stream', kind: 'postgres', database: DB, full: true });
+  try {
+    ok(['backup', 'database']);
+    ok(['backup', 'stream']);
+    // 0.01 % of the rows, spread evenly: every restic chunk (~1 MiB) of the stream holds one.
+    h.psql(DB, 'UPDATE geo.localities SET elevation = elevation + 1 WHERE id % 10000 = 4321');
+    const stored = (source: string) => {
+      const before = h.repoDataBytes();
+      const log = ok(['backup', source]);
+      return { log, bytes: h.repoDataBytes() - before };
+    };
+    const pieces = stored('database');
+    const stream = stored('stream');
+    const changed = LOCALITIES / 10000;
+    // Each changed row rewrites the piece it left, and its new version lands at the table's
+    // end (pieces shared by all): about one piece per row, plus the first and last.
+    expect(Number(/(\d+) rewritten/.exec(pieces.log)![1])).toBeLessThanOrEqual(changed + 4);
+    // A row is likelier to sit in a large piece: ~1.6 times the average, before compression.
+    expect(pieces.bytes).toBeLessThan((changed + 4) * PIECE_SIZE * 1.6);
+    expect(pieces.bytes).toBeLessThan(stream.bytes / 3);
+  } finally {
+    h.removeSource('stream');
+    for (const s of h.snapshots('source:stream')) h.resticOk(['forget', s.id]);
+  }
+});
+
+test('a backup of a pieces source that is already running makes the second one exit 75', () => {
+  // Its own process group: the lock is held by sleep too, which must go with flock.
+  const holder = spawn('flock', [path.join(h.spoolDir, 'database.lock'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
+  try {
+    const end = Date.now() + 10_000;
+    while (spawnSync('flock', ['-n', path.join(h.spoolDir, 'database.lock'), 'true']).status === 0 && Date.now() < end) spawnSync('sleep', ['0.1']);
+    const before = h.snapshots().length;
+    const r = h.run(['backup', 'database']);
+    expect(r.status).toBe(75);
+    expect(r.stderr).toMatch(/another backup of database is running/);
+    expect(h.snapshots().length).toBe(before);
+  } finally {
+    process.kill(-holder.pid!, 'SIGKILL');
+  }
 });
 
 test('a missing database exits 65 and adds no snapshot', () => {
@@ -132,6 +183,12 @@ test('a missing database exits 65 and adds no snapshot', () => {
     expect(r.status).toBe(65);
     expect(r.stderr).toMatch(/database "no_such_db" does not exist/);
     expect(r.stderr).toMatch(/backup of missing failed: the source command exited 1; .*no snapshot was saved/);
+    expect(h.snapshots().length).toBe(before);
+    // The same with pieces: restic never runs.
+    h.addSource({ name: 'missing', kind: 'postgres', database: 'no_such_db', full: true, pieceSize: PIECE_SIZE });
+    const pieces = h.run(['backup', 'missing']);
+    expect(pieces.status).toBe(65);
+    expect(pieces.stderr).toMatch(/backup of missing failed: the source command exited 1; restic did not run and no snapshot was saved/);
     expect(h.snapshots().length).toBe(before);
     expect(h.metrics().join('\n')).toMatch(/--metric-name BackupFailure --value 1 --unit Count --dimensions BackupSet=test,Source=missing/);
     expect(h.metrics().join('\n')).toMatch(/--metric-name Failure --value 1 --unit Count --dimensions BackupSet=test$/m);

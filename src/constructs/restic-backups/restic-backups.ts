@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Arn, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Arn, Aws, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,7 +13,12 @@ import { HostFile, IManagedHost } from '../graviton-data-host/managed-host';
 
 /** The host script; read at synth time (the build copies host/ beside the compiled module). */
 const SCRIPT_PATH = join(__dirname, 'host', 'restic-backups');
+const PIECES_PATH = join(__dirname, 'host', 'restic-backups-pieces');
 const INSTALL_PATH = '/usr/local/sbin/restic-backups';
+/** The script finds the pieces tool beside itself. */
+const PIECES_INSTALL_PATH = '/usr/local/sbin/restic-backups-pieces';
+const MIN_PIECE = Size.kibibytes(4);
+const MAX_PIECE = Size.mebibytes(1);
 const CONFIG_DIR = '/etc/restic-backups';
 const UNIT_DIR = '/etc/systemd/system';
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -101,6 +106,22 @@ export interface ResticBackupSource {
 
   /** Files or directories to back up (absolute paths). */
   readonly paths?: string[];
+
+  /**
+   * Keep the output of `postgres` or `command` on the host as pieces of about this size,
+   * cut at line boundaries chosen by the lines' content, and back up that directory instead
+   * of one stream. restic deduplicates in chunks of about 1 MiB, so a few rows changed here
+   * and there in a large table make it upload most of the table again; with pieces each
+   * changed line costs about one piece, and restic skips unchanged pieces without reading
+   * them. The restore checks the whole stream's SHA-256 before loading it.
+   *
+   * Costs disk on the host: the source's plain output is kept in `spoolDirectory` between
+   * backups, and a restore unpacks it there again. Worth it for a large dump that changes
+   * sparsely (a database with reference data); a small one gains nothing.
+   * From 4 KiB to 1 MiB.
+   * @default - one stream, piped from the command to restic (nothing written to disk)
+   */
+  readonly pieceSize?: Size;
 }
 
 /** Properties of {@link ResticBackups}. */
@@ -175,6 +196,14 @@ export interface ResticBackupsProps {
    * @default 'Sun *-*-* 05:40:00' (weekly)
    */
   readonly drillSchedule?: string;
+
+  /**
+   * Where sources with `pieceSize` keep their pieces between backups (one folder per source,
+   * as large as its plain dump) and where restores unpack them: put it on a volume with room
+   * for twice the largest such dump. Only root can read it.
+   * @default '/var/lib/restic-backups'
+   */
+  readonly spoolDirectory?: string;
 
   /** OS user that runs pg_dump and psql (peer authentication). @default 'postgres' */
   readonly postgresOsUser?: string;
@@ -505,6 +534,7 @@ export class ResticBackups extends Construct {
 
   private installOnHost(props: ResticBackupsProps, drill: string): void {
     const stack = Stack.of(this);
+    const spool = props.spoolDirectory ?? '/var/lib/restic-backups';
     const files: HostFile[] = [];
     const env = (name: string, value: string, overridable = false) =>
       overridable ? `[[ -v ${name} ]] || ${name}=${shq(value)}` : `${name}=${shq(value)}`;
@@ -521,6 +551,7 @@ export class ResticBackups extends Construct {
         env('RESTIC_BACKUPS_PUT_METRIC_COMMAND', `aws cloudwatch put-metric-data --region ${stack.region}`, true),
         env('RESTIC_BACKUPS_CHECK_SUBSETS', String(props.checkDataSubsets ?? 7)),
         env('RESTIC_BACKUPS_PG_OS_USER', props.postgresOsUser ?? 'postgres'),
+        env('RESTIC_BACKUPS_SPOOL_DIR', spool),
         env('AWS_REGION', stack.region),
         `PGHOST=${shq(props.postgresSocketDirectory ?? '/run/postgresql')} PGPORT=${props.postgresPort ?? 5432}`,
         'export AWS_REGION PGHOST PGPORT',
@@ -528,6 +559,9 @@ export class ResticBackups extends Construct {
       ].join('\n'),
     });
     files.push({ path: INSTALL_PATH, mode: '0755', content: readFileSync(SCRIPT_PATH, 'utf8') });
+    if (props.sources.some((s) => s.pieceSize)) {
+      files.push({ path: PIECES_INSTALL_PATH, mode: '0755', content: readFileSync(PIECES_PATH, 'utf8') });
+    }
 
     const timers: string[] = [];
     const unit = (description: string, exec: string, timeout: string) => [
@@ -567,7 +601,7 @@ export class ResticBackups extends Construct {
       `for f in ${CONFIG_DIR}/sources/*.env; do case " ${sources} " in *" $(basename "$f") "*) ;; *) rm -f "$f";; esac; done`,
       `for t in ${UNIT_DIR}/restic-backups-*.timer; do case " ${timers.join(' ')} " in *" $(basename "$t") "*) ;; *) systemctl disable --now "$(basename "$t")" || true; rm -f "$t";; esac; done`,
       'command -v restic >/dev/null || { echo "ResticBackups: restic is not installed on this host (install restic 0.14 or newer in the AMI)" >&2; exit 1; }',
-      'install -d -m 0700 /var/cache/restic-backups',
+      `install -d -m 0700 /var/cache/restic-backups ${shq(spool)}`,
       'systemctl daemon-reload',
       // Creates the repository on first boot; fails the boot on a wrong password.
       `${INSTALL_PATH} init`,
@@ -604,6 +638,7 @@ function shq(s: string): string {
 function sourceConfig(source: ResticBackupSource): string {
   const r = source.retention ?? {};
   const lines = [`# Source ${source.name}, written by the ResticBackups construct.`];
+  if (source.pieceSize) lines.push(`SOURCE_PIECE_SIZE=${source.pieceSize.toBytes()}`);
   if (source.postgres) {
     const p = source.postgres;
     const args = [
@@ -656,6 +691,13 @@ function validate(where: string, props: ResticBackupsProps): void {
       fail(`source "${s.name}": paths ${JSON.stringify(s.paths)} must be absolute paths without spaces.`);
     }
     if (s.command !== undefined && s.command.trim() === '') fail(`source "${s.name}": command is empty.`);
+    if (s.pieceSize) {
+      if (s.paths) fail(`source "${s.name}": pieceSize applies to postgres and command sources; restic already reads paths file by file. Remove pieceSize.`);
+      const bytes = s.pieceSize.toBytes({ rounding: SizeRoundingBehavior.NONE });
+      if (bytes < MIN_PIECE.toBytes() || bytes > MAX_PIECE.toBytes()) {
+        fail(`source "${s.name}": pieceSize ${s.pieceSize.toKibibytes({ rounding: SizeRoundingBehavior.NONE })} KiB must be from 4 KiB to 1024 KiB (restic chunks are 512 KiB to 8 MiB, so larger pieces gain nothing), e.g. Size.kibibytes(64).`);
+      }
+    }
     if (s.postgres) {
       for (const id of [s.postgres.database, ...(s.postgres.schemas ?? []), ...(s.postgres.excludeSchemas ?? []), ...(s.postgres.tables ?? [])]) {
         if (!IDENTIFIER.test(id)) fail(`source "${s.name}": "${id}" is not a plain PostgreSQL name or pattern (letters, digits, _ . $ * -).`);
@@ -675,6 +717,10 @@ function validate(where: string, props: ResticBackupsProps): void {
       const effective = [r.last, r.hourly, r.daily ?? 7, r.weekly ?? 4, r.monthly ?? 3, r.yearly];
       if (!effective.some((v) => (v ?? 0) > 0)) fail(`source "${s.name}": retention ${JSON.stringify(r)} keeps nothing; keep at least one snapshot (e.g. daily: 7).`);
     }
+  }
+  const spool = props.spoolDirectory;
+  if (spool !== undefined && !/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(spool)) {
+    fail(`spoolDirectory "${spool}" must be an absolute path of letters, digits, _ . - and / (e.g. "/data/restic-backups").`);
   }
   const subsets = props.checkDataSubsets ?? 7;
   if (!Number.isInteger(subsets) || subsets < 1 || subsets > 365) fail(`checkDataSubsets ${subsets} must be a whole number from 1 (read all data at every check) to 365.`);

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { IManagedHost } from '../../constructs/graviton-data-host/managed-host';
 import { OriginVerifiedHttpApi } from '../../constructs/origin-verified-http-api';
 import { ZmanimConfig } from '../config';
+import { HostReference } from '../host-reference';
 
 /**
  * The seed's public API layout: `https://<domain>/backend/api/v1/...` reaches the Go API's
@@ -67,7 +68,8 @@ export class ApiStack extends Stack {
     const { config } = props;
     this.api = new OriginVerifiedHttpApi(this, 'Api', {
       vpc: props.vpc,
-      host: props.host,
+      // Read from SSM at each deploy: the host is replaced when its scripts change (HostReference).
+      host: props.host ? new HostReference(this, props.host, config.ssmPrefix) : undefined,
       backendListener: props.backendListener,
       port: 8080,
       paths: ZMANIM_API_PATHS,

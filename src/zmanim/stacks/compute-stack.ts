@@ -7,6 +7,7 @@ import { GravitonDataHost } from '../../constructs/graviton-data-host';
 import { ResticBackups } from '../../constructs/restic-backups';
 import { suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
+import { publishHost } from '../host-reference';
 import { BackupReplicaStack } from './backup-replica-stack';
 import { OPERATOR_SECRETS } from '../secrets';
 
@@ -83,11 +84,18 @@ export class ComputeStack extends Stack {
       passwordParameterName: `${config.ssmPrefix}/restic-password`,
       backupSetName: `zmanim-${config.environment}`,
       alarmTopic: props.alarmTopic,
+      // On the data volume: the daily dump's pieces (about the size of a plain dump) stay
+      // between backups, and a restore unpacks them beside the database it rebuilds.
+      spoolDirectory: '/data/restic-backups',
       sources: [
         { name: 'app', interval: Duration.hours(1), retention: { hourly: 24, ...retention }, postgres: { database: 'zmanim', excludeSchemas: ['geo'] } },
-        { name: 'database', interval: Duration.days(1), retention, postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
+        // Pieces: the geo corrections touch rows spread over the largest tables (bench/backup).
+        { name: 'database', interval: Duration.days(1), retention, pieceSize: Size.kibibytes(64), postgres: { database: 'zmanim', verifyQuery: 'SELECT count(*) > 0 FROM geo.localities' } },
       ],
     });
+
+    // Other stacks read the host's id and address from SSM, not exports (HostReference).
+    publishHost(this, this.host, config.ssmPrefix);
 
     new CfnOutput(this, 'InstanceId', { value: this.host.instanceId, description: 'The data host (aws ssm start-session --target ...)' });
     new CfnOutput(this, 'ElasticIp', { value: this.host.publicIp, description: 'Stable egress address of the host (no inbound rule)' });
