@@ -192,7 +192,20 @@ describe('alarms', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'DrillSuccess', Statistic: 'Minimum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', AlarmActions: Match.anyValue(),
     });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  });
+
+  test('a drill that stopped running alarms on its age, published daily', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'DrillAge', Statistic: 'Maximum', Period: 86400, Threshold: 180 * 3600, ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1, AlarmActions: Match.anyValue(), OKActions: Match.anyValue(),
+    });
+    const { template: custom, host } = build({ drillSchedule: '*-*-01 05:40:00', drillMaxAge: Duration.days(32) });
+    custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DrillAge', Threshold: 32 * 86400 });
+    expect(host.file('/etc/restic-backups/restic-backups.env')).toContain("RESTIC_BACKUPS_DRILL='1'");
+    const none = build({ drillSchedule: '' });
+    expect(none.backups.drillAgeAlarm).toBeUndefined();
+    expect(none.host.file('/etc/restic-backups/restic-backups.env')).toContain("RESTIC_BACKUPS_DRILL='0'");
   });
 });
 
@@ -278,6 +291,8 @@ describe('validation', () => {
     [{ sources: [{ name: 'x', interval: Duration.hours(1), postgres: { database: 'db' }, pieceSize: Size.mebibytes(4) }] }, /pieceSize 4096 KiB must be from 4 KiB to 1024 KiB/],
     [{ sources: [{ name: 'x', interval: Duration.hours(1), paths: ['/etc'], pieceSize: Size.kibibytes(64) }], drillSchedule: '' }, /pieceSize applies to postgres and command sources/],
     [{ spoolDirectory: 'spool' }, /spoolDirectory "spool" must be an absolute path/],
+    [{ drillMaxAge: Duration.hours(12) }, /drillMaxAge 12 hours must be at least 25 hours/],
+    [{ drillMaxAge: Duration.days(8), drillSchedule: '' }, /drillMaxAge is set but drillSchedule is empty/],
     [{ spoolDirectory: '/data/my spool' }, /spoolDirectory "\/data\/my spool" must be an absolute path/],
   ] as Array<[Partial<ResticBackupsProps>, RegExp]>)('%# rejects %p', (props, message) => {
     expect(() => build(props)).toThrow(message);

@@ -355,6 +355,25 @@ describe('restore drill', () => {
     expect(m).toMatch(/--metric-name DrillDuration --value \d+ --unit Seconds --dimensions BackupSet=test$/m);
   });
 
+  test('the daily check publishes the age of the last successful drill (when drills are scheduled)', () => {
+    const stamp = path.join(h.spoolDir, 'last-drill-success');
+    const drilledAt = Number(fs.readFileSync(stamp, 'utf8'));
+    expect(Math.abs(drilledAt - Date.now() / 1000)).toBeLessThan(600);
+    const ageAfterCheck = () => {
+      fs.writeFileSync(h.metricsFile, '');
+      ok(['check'], { RESTIC_BACKUPS_DRILL: '1' });
+      return Number(/--metric-name DrillAge --value (\d+) --unit Seconds/.exec(h.metrics().join('\n'))![1]);
+    };
+    expect(ageAfterCheck()).toBeLessThan(600);
+    // A drill that stopped running: its stamp grows old, and so does the published age.
+    fs.writeFileSync(stamp, `${Math.floor(Date.now() / 1000) - 10 * 86400}\n`);
+    expect(ageAfterCheck()).toBeGreaterThanOrEqual(10 * 86400);
+    // Without drills, no age.
+    fs.writeFileSync(h.metricsFile, '');
+    ok(['check']);
+    expect(h.metrics().join('\n')).not.toMatch(/DrillAge/);
+  });
+
   test('fails on an empty snapshot (a dump that produced nothing)', () => {
     // restic refuses an empty stream; a dump of an empty database is the realistic case.
     h.resticOk(['backup', '--stdin', '--stdin-filename', 'database.sql', '--tag', 'source:database', '--host', 'x'], '--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\n');

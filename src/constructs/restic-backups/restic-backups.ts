@@ -198,6 +198,14 @@ export interface ResticBackupsProps {
   readonly drillSchedule?: string;
 
   /**
+   * The drill-age alarm fires when the last successful drill is older than this (the daily
+   * check publishes the age), so a drill that stopped running or keeps failing is noticed.
+   * Set it a little above the interval of `drillSchedule`.
+   * @default Duration.hours(180) - a weekly drill plus half a day
+   */
+  readonly drillMaxAge?: Duration;
+
+  /**
    * Where sources with `pieceSize` keep their pieces between backups (one folder per source,
    * as large as its plain dump) and where restores unpack them: put it on a volume with room
    * for twice the largest such dump. Only root can read it.
@@ -282,6 +290,8 @@ export class ResticBackups extends Construct {
   public readonly failureAlarm: cloudwatch.Alarm;
   /** A restore drill that did not verify (undefined without a drill). */
   public readonly drillAlarm?: cloudwatch.Alarm;
+  /** No successful drill for `drillMaxAge`, as the daily check reports it (undefined without a drill). */
+  public readonly drillAgeAlarm?: cloudwatch.Alarm;
   /** The role S3 replicates the repository with (undefined without `replicationDestination`). */
   public readonly replicationRole?: iam.Role;
 
@@ -420,6 +430,16 @@ export class ResticBackups extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }));
+      const maxAge = props.drillMaxAge ?? Duration.hours(180);
+      this.drillAgeAlarm = notify(new cloudwatch.Alarm(this, 'DrillAge', {
+        alarmDescription: `${this.backupSetName}: no successful restore drill for more than ${maxAge.toHumanString()} (systemctl list-timers restic-backups-drill; journalctl -u restic-backups-drill).`,
+        metric: this.metricDrillAge(),
+        threshold: maxAge.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // The daily check publishes the age; a check that fails raises the Failures alarm.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }));
     }
   }
 
@@ -478,6 +498,11 @@ export class ResticBackups extends Construct {
   /** Restore drill results: 1 verified, 0 failed. */
   public metricDrillSuccess(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('DrillSuccess', {}, { statistic: 'Minimum', period: Duration.hours(1), ...props });
+  }
+
+  /** Seconds since the last successful restore drill, published by the daily check. */
+  public metricDrillAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DrillAge', {}, { statistic: 'Maximum', period: Duration.days(1), ...props });
   }
 
   /** Seconds the restore drill took to restore and verify (the measured RTO of the database). */
@@ -552,6 +577,7 @@ export class ResticBackups extends Construct {
         env('RESTIC_BACKUPS_CHECK_SUBSETS', String(props.checkDataSubsets ?? 7)),
         env('RESTIC_BACKUPS_PG_OS_USER', props.postgresOsUser ?? 'postgres'),
         env('RESTIC_BACKUPS_SPOOL_DIR', spool),
+        env('RESTIC_BACKUPS_DRILL', drill ? '1' : '0'),
         env('AWS_REGION', stack.region),
         `PGHOST=${shq(props.postgresSocketDirectory ?? '/run/postgresql')} PGPORT=${props.postgresPort ?? 5432}`,
         'export AWS_REGION PGHOST PGPORT',
@@ -721,6 +747,12 @@ function validate(where: string, props: ResticBackupsProps): void {
   const spool = props.spoolDirectory;
   if (spool !== undefined && !/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(spool)) {
     fail(`spoolDirectory "${spool}" must be an absolute path of letters, digits, _ . - and / (e.g. "/data/restic-backups").`);
+  }
+  if (props.drillMaxAge) {
+    if (props.drillSchedule === '') fail('drillMaxAge is set but drillSchedule is empty (no drill runs): leave drillMaxAge out, or schedule a drill.');
+    if (props.drillMaxAge.toHours({ integral: false }) < 25) {
+      fail(`drillMaxAge ${props.drillMaxAge.toHumanString()} must be at least 25 hours: the daily check publishes the drill's age once a day.`);
+    }
   }
   const subsets = props.checkDataSubsets ?? 7;
   if (!Number.isInteger(subsets) || subsets < 1 || subsets > 365) fail(`checkDataSubsets ${subsets} must be a whole number from 1 (read all data at every check) to 365.`);

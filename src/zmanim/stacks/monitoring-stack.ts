@@ -250,11 +250,12 @@ export class DashboardStack extends Stack {
         leftYAxis: { min: 0 },
       }),
       new cloudwatch.SingleValueWidget({
-        title: 'Restore drill (1 = restored and verified) and its duration (s)',
+        title: 'Restore drill (1 = restored and verified), its duration and age (s)',
         width: 8,
         height: 6,
         metrics: [backups.metricDrillSuccess({ period: Duration.days(7), label: 'last drill ok' }),
-          backups.metricDrillDuration({ period: Duration.days(7), label: 'drill seconds (RTO)' })],
+          backups.metricDrillDuration({ period: Duration.days(7), label: 'drill seconds (RTO)' }),
+          backups.metricDrillAge({ label: 'seconds since the last good drill' })],
       }),
     );
   }
