@@ -197,8 +197,14 @@ describe('alarms', () => {
 
   test('a drill that stopped running alarms on its age, published daily', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'DrillAge', Statistic: 'Maximum', Period: 86400, Threshold: 180 * 3600, ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1, AlarmActions: Match.anyValue(), OKActions: Match.anyValue(),
+      MetricName: 'DrillAge',
+      Statistic: 'Maximum',
+      Period: 86400,
+      Threshold: 180 * 3600,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: Match.anyValue(),
+      OKActions: Match.anyValue(),
     });
     const { template: custom, host } = build({ drillSchedule: '*-*-01 05:40:00', drillMaxAge: Duration.days(32) });
     custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DrillAge', Threshold: 32 * 86400 });
