@@ -115,6 +115,14 @@ test('restore --snapshot restores a named full snapshot (without later app chang
   h.psql('postgres', 'DROP DATABASE zmanim_old');
 });
 
+test('a restore that would not fit in the spool stops before unpacking, with a clear message', () => {
+  const r = h.run(['restore', '--into', 'zmanim_nospace', '--no-swap'], { RESTIC_BACKUPS_RESTORE_HEADROOM_BYTES: String(1e15) });
+  expect(r.status).toBe(70);
+  expect(r.stderr).toMatch(/not enough space in \S+ to unpack snapshot \w{8}: it needs \d+ bytes plus 1000000000000000 of headroom/);
+  expect(h.psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'zmanim_nospace'")).toBe('0');
+  expect(fs.readdirSync(h.spoolDir).filter((f) => f.startsWith('restore.'))).toEqual([]);
+});
+
 test('a second backup of an unchanged database uploads almost nothing', () => {
   ok(['backup', 'database']);
   const before = h.repoDataBytes();
