@@ -123,7 +123,8 @@ beforeAll(async () => {
     + `echo ${q(JSON.stringify({ username: 'postgres', password: MASTER_PASSWORD }))}\n`, { mode: 0o755 });
 
   createHostDatabase();
-  h.addSource({ name: 'database', kind: 'postgres', database: 'zmanim', full: true, verifySql: 'SELECT count(*) > 0 FROM geo.localities' });
+  // As ComputeStack configures it: the daily full source kept as pieces.
+  h.addSource({ name: 'database', kind: 'postgres', database: 'zmanim', full: true, verifySql: 'SELECT count(*) > 0 FROM geo.localities', pieceSize: 65536 });
   h.addSource({ name: 'app', kind: 'postgres', database: 'zmanim', pgDumpArgs: '--exclude-schema=geo --clean --if-exists' });
   for (const args of [['init'], ['backup', 'database']]) expect(h.run(args).status).toBe(0);
   // Application writes after the daily full backup, caught by the hourly partial one.
@@ -164,6 +165,8 @@ describe('single-host -> managed', () => {
   test('migrate.sh restore restores the full backup and the newer partial one into RDS, and verifies it', () => {
     if (restored.status !== 0) throw new Error(`migrate.sh restore exited ${restored.status}:\n${restored.stderr}`);
     expect(restored.stderr).toMatch(/restoring source database from snapshot/);
+    // From pieces (the snapshot is the spool directory), unpacked on the fleet instance.
+    expect(h.snapshots('source:database').map((s: any) => s.paths[0])).toEqual([path.join(h.spoolDir, 'database')]);
     expect(restored.stderr).toMatch(/restoring source app from snapshot/);
     expect(restored.stderr).toMatch(/restored, verified and swapped in zmanim/);
   });
