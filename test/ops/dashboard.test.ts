@@ -46,7 +46,7 @@ describe('the dashboard', () => {
       'Host CPU %', 'Host memory used %', '/data used %', 'Host status checks failed',
       'CloudFront requests', 'CloudFront cache hit rate %', 'CloudFront error rate %',
       'Lambda invocations', 'Lambda duration p99 (ms)', 'Lambda errors and throttles',
-      'Backup failures', 'Restore drill (1 = restored and verified) and its duration (s)',
+      'Backup failures', 'Restore drill (1 = restored and verified), its duration and age (s)',
     ]));
   });
 
@@ -79,7 +79,7 @@ describe('the dashboard', () => {
     const metrics = JSON.stringify(backupsWidget.properties.metrics);
     expect(metrics).toContain('"ResticBackups","BackupSuccess","BackupSet","zmanim-prod","Source","app"');
     expect(metrics).toContain('"Source","database"');
-    expect(JSON.stringify(byTitle('Restore drill (1 = restored and verified) and its duration (s)').properties.metrics)).toMatch(/DrillSuccess.*DrillDuration/);
+    expect(JSON.stringify(byTitle('Restore drill (1 = restored and verified), its duration and age (s)').properties.metrics)).toMatch(/DrillSuccess.*DrillDuration.*DrillAge/);
   });
 
   test('the alarm status widget holds every regional alarm of the other stacks and the us-east-1 health alarm', () => {

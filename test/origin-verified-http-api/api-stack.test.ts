@@ -75,7 +75,11 @@ describe('zmanim ApiStack', () => {
     expect(rotation.Properties.Environment.Variables).toMatchObject({
       HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
       HOST_REFRESH_COMMANDS: JSON.stringify([GRAVITON_HOST_REFRESH]),
-      HOST_INSTANCE_ID: { 'Fn::ImportValue': expect.stringMatching(/^ZmanimProdCompute:/) },
+      // The current host's id, read from the SSM parameter Compute writes (HostReference).
+      HOST_INSTANCE_ID: { Ref: expect.stringMatching(/^SsmParameterValuezmanimprodhostinstanceid/) },
+    });
+    expect(template.toJSON().Parameters[rotation.Properties.Environment.Variables.HOST_INSTANCE_ID.Ref]).toMatchObject({
+      Type: 'AWS::SSM::Parameter::Value<String>', Default: '/zmanim/prod/host/instance-id',
     });
     // The scripts the command names exist in the host's files.
     for (const script of GRAVITON_HOST_REFRESH.match(/\/opt\/zmanim\/host\/[a-z-]+\.sh/g)!) {
