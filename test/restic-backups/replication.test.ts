@@ -1,28 +1,11 @@
 import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Construct } from 'constructs';
-import { HostFile, IManagedHost } from '../../src/constructs/graviton-data-host/managed-host';
+import { FakeHost } from './fake-host';
 import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
-
-class FakeHost extends Construct implements IManagedHost {
-  readonly role: iam.Role;
-  readonly grantPrincipal: iam.IPrincipal;
-  readonly connections = new ec2.Connections();
-  readonly instanceId = 'i-0123456789abcdef0';
-  readonly instancePrivateIp = '10.0.0.10';
-  constructor(scope: Construct, id: string) {
-    super(scope, id);
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
-    this.grantPrincipal = this.role;
-  }
-  addFiles(..._files: HostFile[]): void {}
-  addBootCommands(..._commands: string[]): void {}
-}
 
 const REPLICA = 'zmanim-prod-backups-123456789012-eu-central-1';
 
