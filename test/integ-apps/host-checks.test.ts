@@ -1,0 +1,115 @@
+/**
+ * The integ tests' host check scripts, run for real against a throwaway PostgreSQL (TCP on
+ * 127.0.0.1 with SCRAM passwords, as on the host). Only EC2's DescribeInstances is faked.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HOST_CHECKS_DIR } from '../../integ/support/data-host';
+import { freePort, postgresBinDir, requireTools } from '../graviton-data-host/harness';
+
+const PG_BIN = postgresBinDir();
+const dir = mkdtempSync(join(tmpdir(), 'integ-host-checks-'));
+const pgData = join(dir, 'pg');
+const passwordFile = join(dir, 'postgres-password');
+const survivorEnv = join(dir, 'survivor.env');
+const fakeAws = join(dir, 'aws');
+let port = 0;
+
+const asPostgres = (argv: string[], input?: string) =>
+  execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { input, encoding: 'utf8', cwd: '/' });
+const superuserSql = (sql: string) => asPostgres(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgData, '-p', String(port), '-d', 'postgres'], sql);
+
+function run(script: string, env: Record<string, string>) {
+  const r = spawnSync('bash', [join(HOST_CHECKS_DIR, script)], {
+    encoding: 'utf8',
+    env: { PATH: `${PG_BIN}:${process.env.PATH}`, PG_PORT: String(port), ...env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  requireTools({ runuser: 'util-linux', psql: 'postgresql-client', python3: 'python3' });
+  chmodSync(dir, 0o755);
+  port = await freePort();
+  mkdirSync(pgData, { mode: 0o700 });
+  execFileSync('chown', ['postgres:postgres', pgData]);
+  asPostgres([`${PG_BIN}/initdb`, '-D', pgData, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '--no-sync']);
+  asPostgres([`${PG_BIN}/pg_ctl`, '-D', pgData, '-l', join(pgData, 'log'), '-o',
+    `-p ${port} -k ${pgData} -c listen_addresses=127.0.0.1 -c fsync=off`, '-w', 'start']);
+  const password = 'integ-check-password-0123456789';
+  writeFileSync(passwordFile, password, { mode: 0o600 });
+  superuserSql(`CREATE ROLE integhost LOGIN NOSUPERUSER PASSWORD '${password}'; CREATE DATABASE integhost OWNER integhost;`);
+  writeFileSync(fakeAws, '#!/usr/bin/env bash\n# Fake DescribeInstances: the state named by FAKE_STATE.\necho "${FAKE_STATE:-terminated}"\n', { mode: 0o755 });
+}, 60_000);
+
+afterAll(() => {
+  spawnSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', pgData, '-m', 'immediate', '-w', 'stop'], { cwd: '/' });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('app-role.sh', () => {
+  const env = () => ({ DB_NAME: 'integhost', DB_USER: 'integhost', POSTGRES_PASSWORD_FILE: passwordFile });
+
+  test('passes for a login role without superuser, createdb, createrole, replication or bypassrls', () => {
+    const r = run('app-role.sh', env());
+    expect(r.stdout).toContain('superuser|createdb|createrole|replication|bypassrls = f|f|f|f|f; CREATE ROLE refused');
+    expect(r.stdout).toMatch(/\nPASS app-role\n$/);
+    expect(r.status).toBe(0);
+  });
+
+  test('fails when the role may create databases', () => {
+    superuserSql('ALTER ROLE integhost CREATEDB');
+    try {
+      const r = run('app-role.sh', env());
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toContain('FAIL app-role: integhost has attributes superuser|createdb|createrole|replication|bypassrls = f|t|f|f|f');
+      expect(r.stdout).not.toContain('PASS');
+    } finally {
+      superuserSql('ALTER ROLE integhost NOCREATEDB');
+    }
+  });
+
+  test('fails when the password is wrong', () => {
+    const wrong = join(dir, 'wrong-password');
+    writeFileSync(wrong, 'not-the-password', { mode: 0o600 });
+    const r = run('app-role.sh', { ...env(), POSTGRES_PASSWORD_FILE: wrong });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toContain('FAIL app-role: integhost cannot log in to integhost over 127.0.0.1 with its password');
+  });
+});
+
+describe('survivor-row.sh and survivor.sh', () => {
+  const writeGeneration = (generation: number) => writeFileSync(survivorEnv,
+    `GENERATION=${generation}\nDB_NAME=integhost\nDB_USER=integhost\nPOSTGRES_PASSWORD_FILE=${passwordFile}\n`);
+  const env = (instance: string, extra: Record<string, string> = {}) =>
+    ({ SURVIVOR_ENV: survivorEnv, INSTANCE_ID: instance, AWS_CLI: fakeAws, AWS_REGION: 'us-east-1', ...extra });
+
+  test('the first boot writes the row; a replacement keeps it and the check passes', () => {
+    writeGeneration(1);
+    expect(run('survivor-row.sh', env('i-0aaa')).status).toBe(0);
+    // Generation 1's own check: no replacement happened yet.
+    const before = run('survivor.sh', env('i-0aaa'));
+    expect(before.status).not.toBe(0);
+    expect(before.stdout).toContain('FAIL survivor: row 1 was written by this instance (i-0aaa, generation 1): no replacement happened');
+
+    writeGeneration(2);
+    expect(run('survivor-row.sh', env('i-0bbb')).status).toBe(0);
+    const after = run('survivor.sh', env('i-0bbb'));
+    expect(after.stdout).toBe('row 1 written by i-0aaa (generation 1, now terminated) read on i-0bbb (generation 2)\nPASS survivor\n');
+    expect(after.status).toBe(0);
+
+    const writerAlive = run('survivor.sh', env('i-0bbb', { FAKE_STATE: 'stopped' }));
+    expect(writerAlive.status).not.toBe(0);
+    expect(writerAlive.stdout).toContain('FAIL survivor: the instance that wrote row 1, i-0aaa, is stopped, not terminated');
+  });
+
+  test('fails without the row (the volume did not move)', () => {
+    superuserSql('\\c integhost\nDELETE FROM integ_survivor;');
+    writeGeneration(2);
+    const r = run('survivor.sh', env('i-0ccc'));
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toContain('FAIL survivor: integ_survivor has no row 1');
+  });
+});
