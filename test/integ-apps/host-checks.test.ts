@@ -113,3 +113,14 @@ describe('survivor-row.sh and survivor.sh', () => {
     expect(r.stdout).toContain('FAIL survivor: integ_survivor has no row 1');
   });
 });
+
+test('every host check passes shellcheck and ends by printing PASS <its name>, what runCheck waits for', () => {
+  const scripts = execFileSync('bash', ['-c', `ls ${HOST_CHECKS_DIR}/*.sh`], { encoding: 'utf8' }).trim().split('\n');
+  expect(scripts.length).toBeGreaterThanOrEqual(8);
+  const r = spawnSync('shellcheck', ['-x', ...scripts], { encoding: 'utf8' });
+  expect(r.stdout + r.stderr).toBe('');
+  for (const script of scripts.filter((s) => !s.endsWith('/survivor-row.sh'))) {
+    const name = script.replace(/^.*\//, '').replace(/\.sh$/, '');
+    expect([name, execFileSync('tail', ['-n', '1', script], { encoding: 'utf8' })]).toEqual([name, `echo "PASS ${name}"\n`]);
+  }
+});
