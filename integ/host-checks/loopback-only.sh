@@ -4,13 +4,15 @@
 set -euo pipefail
 redis_password_file=${REDIS_PASSWORD_FILE:?REDIS_PASSWORD_FILE is not set}
 private_ip=${PRIVATE_IP:-}
+pg_port=${PG_PORT:-5432}
+redis_port=${REDIS_PORT:-6379}
 fail() { echo "FAIL loopback-only: $*"; exit 1; }
 
 if [[ -z "$private_ip" ]]; then
   token=$(curl -sSf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)
   private_ip=$(curl -sSf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/local-ipv4)
 fi
-for port in 5432 6379; do
+for port in "$pg_port" "$redis_port"; do
   listeners=$(ss -Hltn "sport = :$port" | awk '{ print $4 }' | sort -u | tr '\n' ' ')
   [[ -n "${listeners// /}" ]] || fail "nothing listens on port $port"
   for address in $listeners; do
@@ -22,9 +24,9 @@ for port in 5432 6379; do
   echo "port $port: listens on ${listeners% } only; refused on $private_ip"
 done
 
-pg_isready -q -h 127.0.0.1 -p 5432 || fail "PostgreSQL does not answer on 127.0.0.1:5432"
+pg_isready -q -h 127.0.0.1 -p "$pg_port" || fail "PostgreSQL does not answer on 127.0.0.1:$pg_port"
 redis_cli=$(command -v redis6-cli || command -v redis-cli || command -v valkey-cli) || fail "no Redis client found"
-pong=$(REDISCLI_AUTH=$(<"$redis_password_file") "$redis_cli" -h 127.0.0.1 -p 6379 ping)
-[[ "$pong" == PONG ]] || fail "Redis answered '$pong' to PING on 127.0.0.1:6379"
+pong=$(REDISCLI_AUTH=$(<"$redis_password_file") "$redis_cli" -h 127.0.0.1 -p "$redis_port" ping)
+[[ "$pong" == PONG ]] || fail "Redis answered '$pong' to PING on 127.0.0.1:$redis_port"
 echo "PostgreSQL and Redis answer on 127.0.0.1"
 echo "PASS loopback-only"

@@ -115,7 +115,7 @@ export function runCheck(integ: IntegTest, host: GravitonDataHost, script: strin
   const result = integ.assertions.awsApiCall('SSM', 'getCommandInvocation', {
     CommandId: send.getAttString('Command.CommandId'),
     InstanceId: host.instanceId,
-  }).assertAtPath('StandardOutputContent', ExpectedResult.stringLikeRegexp(`(^|\\n)PASS ${name}\\n`))
+  }).assertAtPath('StandardOutputContent', ExpectedResult.stringLikeRegexp(`(^|\\n)PASS ${name}(\\n|$)`))
     // InvocationDoesNotExist right after SendCommand, then InProgress: both are retried.
     .waitForAssertions({ totalTimeout: options.totalTimeout ?? Duration.minutes(15), interval: Duration.seconds(20) });
   send.next(result);

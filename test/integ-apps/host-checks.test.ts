@@ -2,7 +2,7 @@
  * The integ tests' host check scripts, run for real against a throwaway PostgreSQL (TCP on
  * 127.0.0.1 with SCRAM passwords, as on the host). Only EC2's DescribeInstances is faked.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ const passwordFile = join(dir, 'postgres-password');
 const survivorEnv = join(dir, 'survivor.env');
 const fakeAws = join(dir, 'aws');
 let port = 0;
+const redisServers: ChildProcess[] = [];
 
 const asPostgres = (argv: string[], input?: string) =>
   execFileSync('runuser', ['-u', 'postgres', '--', ...argv], { input, encoding: 'utf8', cwd: '/' });
@@ -45,6 +46,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
+  redisServers.forEach((server) => server.kill());
   spawnSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', pgData, '-m', 'immediate', '-w', 'stop'], { cwd: '/' });
   rmSync(dir, { recursive: true, force: true });
 });
@@ -77,6 +79,58 @@ describe('app-role.sh', () => {
     const r = run('app-role.sh', { ...env(), POSTGRES_PASSWORD_FILE: wrong });
     expect(r.status).not.toBe(0);
     expect(r.stdout).toContain('FAIL app-role: integhost cannot log in to integhost over 127.0.0.1 with its password');
+  });
+});
+
+/** Starts redis-server with a password, bound to `bind`, and waits until it answers. */
+async function startRedis(bind: string, password: string): Promise<number> {
+  const redisPort = await freePort();
+  const server = spawn('redis-server', ['--port', String(redisPort), '--bind', bind, '--requirepass', password,
+    '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir], { stdio: 'ignore' });
+  redisServers.push(server);
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', String(redisPort), '-a', password, '--no-auth-warning', 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return redisPort;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`redis-server on ${bind}:${redisPort} did not answer`);
+}
+
+describe('loopback-only.sh', () => {
+  const redisPasswordFile = join(dir, 'redis-password');
+  // A local address other than the loopback, where nothing listens: the "private address".
+  const privateIp = execFileSync('hostname', ['-I'], { encoding: 'utf8' }).split(/\s+/).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith('127.'));
+  const env = (redisPort: number) => ({ REDIS_PASSWORD_FILE: redisPasswordFile, PRIVATE_IP: privateIp!, REDIS_PORT: String(redisPort) });
+
+  beforeAll(() => {
+    requireTools({ 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'ss': 'iproute2', 'pg_isready': 'postgresql-client' });
+    expect(privateIp).toBeDefined();
+    writeFileSync(redisPasswordFile, 'integ-redis-password-0123456789', { mode: 0o600 });
+  });
+
+  test('passes when PostgreSQL and Redis listen on 127.0.0.1 only and answer there', async () => {
+    const redisPort = await startRedis('127.0.0.1', 'integ-redis-password-0123456789');
+    const r = run('loopback-only.sh', env(redisPort));
+    expect(r.stdout).toBe([
+      `port ${port}: listens on 127.0.0.1:${port} only; refused on ${privateIp}`,
+      `port ${redisPort}: listens on 127.0.0.1:${redisPort} only; refused on ${privateIp}`,
+      'PostgreSQL and Redis answer on 127.0.0.1',
+      'PASS loopback-only', '',
+    ].join('\n'));
+    expect(r.status).toBe(0);
+  });
+
+  test('fails when Redis listens on every address', async () => {
+    const redisPort = await startRedis('0.0.0.0', 'integ-redis-password-0123456789');
+    const r = run('loopback-only.sh', env(redisPort));
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toContain(`FAIL loopback-only: port ${redisPort} listens on 0.0.0.0:${redisPort} (only 127.0.0.1:${redisPort} is allowed)`);
+  });
+
+  test('fails when Redis refuses the password', async () => {
+    const redisPort = await startRedis('127.0.0.1', 'another-password-0123456789');
+    const r = run('loopback-only.sh', env(redisPort));
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain('PASS');
   });
 });
 
