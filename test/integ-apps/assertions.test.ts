@@ -38,7 +38,11 @@ function expectations(build: (app: App) => unknown): Expectation[] {
   const stack = assembly.stacks.find((s) => s.stackName.includes('DeployAssert'))!;
   return Object.values(stack.template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>)
     .filter((r) => r.Type.startsWith('Custom::DeployAssert@SdkCall') && r.Properties.expected !== undefined)
-    .map((r) => ({ api: String(r.Properties.api), expected: String(resolve(r.Properties.expected)), actualPath: r.Properties.actualPath as string | undefined }));
+    .map((r) => ({
+      api: String(r.Properties.api),
+      expected: String(resolve(r.Properties.expected)),
+      actualPath: r.Properties.actualPath as string | undefined,
+    }));
 }
 
 async function passes(e: Expectation, actual: unknown): Promise<boolean> {
