@@ -89,6 +89,21 @@ export interface CheckOptions {
 }
 
 /**
+ * The AWS-RunShellScript `commands` that run `integ/host-checks/<script>` with `env`: the
+ * document joins the lines into one script that sh runs. The check is passed to bash as an
+ * argument (not on standard input, which a command inside it could read).
+ */
+export function checkCommands(script: string, env: { [name: string]: string } = {}): string[] {
+  const body = readFileSync(join(HOST_CHECKS_DIR, script), 'utf8');
+  if (body.includes('INTEG_CHECK_EOF')) throw new Error(`${script} contains the here-document delimiter INTEG_CHECK_EOF`);
+  return [
+    ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
+    `check=$(cat <<'INTEG_CHECK_EOF'\n${body.endsWith('\n') ? body : `${body}\n`}INTEG_CHECK_EOF\n)`,
+    'exec bash -euo pipefail -c "$check"',
+  ];
+}
+
+/**
  * Runs `integ/host-checks/<script>` as root on the host through SSM Run Command
  * (AWS-RunShellScript), then waits until the invocation's standard output shows
  * `PASS <script name without .sh>`, which the script prints last, only when every check in it
@@ -100,15 +115,12 @@ export interface CheckOptions {
  */
 export function runCheck(integ: IntegTest, host: GravitonDataHost, script: string, options: CheckOptions = {}): { send: IApiCall; result: IApiCall } {
   const name = script.replace(/\.sh$/, '');
-  const body = readFileSync(join(HOST_CHECKS_DIR, script), 'utf8');
-  const assignments = Object.entries(options.env ?? {}).map(([k, v]) => `export ${k}='${v}'`);
   const send = integ.assertions.awsApiCall('SSM', 'sendCommand', {
     DocumentName: 'AWS-RunShellScript',
     InstanceIds: [host.instanceId],
     Comment: `integ check ${name}`,
     Parameters: {
-      // AWS-RunShellScript joins the lines into one script run by sh; the check is bash.
-      commands: [...assignments, `bash -euo pipefail <<'INTEG_CHECK_EOF'\n${body}\nINTEG_CHECK_EOF`],
+      commands: checkCommands(script, options.env),
       executionTimeout: [String((options.executionTimeout ?? Duration.minutes(10)).toSeconds())],
     },
   });

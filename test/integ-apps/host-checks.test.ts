@@ -6,7 +6,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_CHECKS_DIR } from '../../integ/support/data-host';
+import { checkCommands, HOST_CHECKS_DIR } from '../../integ/support/data-host';
 import { freePort, postgresBinDir, requireTools } from '../graviton-data-host/harness';
 
 const PG_BIN = postgresBinDir();
@@ -71,6 +71,15 @@ describe('app-role.sh', () => {
     } finally {
       superuserSql('ALTER ROLE integhost NOCREATEDB');
     }
+  });
+
+  test('passes as the SSM command runs it: the AWS-RunShellScript lines joined and run by sh (dash here)', () => {
+    const commands = checkCommands('app-role.sh', env());
+    const r = spawnSync('sh', ['-c', commands.join('\n')], {
+      encoding: 'utf8', input: 'exit 1\n', env: { PATH: `${PG_BIN}:${process.env.PATH}`, PG_PORT: String(port) },
+    });
+    expect(r.stdout).toMatch(/\nPASS app-role\n$/);
+    expect(r.status).toBe(0);
   });
 
   test('fails when the password is wrong', () => {
