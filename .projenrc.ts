@@ -139,6 +139,8 @@ new JsonFile(project, 'cdk.json', {
       '@aws-cdk/core:checkSecretUsage': true,
       '@aws-cdk/aws-iam:minimizePolicies': true,
       '@aws-cdk/core:target-partitions': ['aws'],
+      // Defaults of the shtetl-ops CLI when run in this repository (README "Operations").
+      'shtetl-ops': { service: 'zmanim', region: 'eu-west-1', stackPrefix: 'ZmanimProd', healthUrl: 'https://zmanim.shtetl.io/backend/api/v1/health' },
     },
   },
 });
