@@ -75,7 +75,7 @@ export async function runCli(argv: string[], io: OpsIo, env: NodeJS.ProcessEnv =
     if (extra.length) throw new UsageError(`${name} does not take --${extra.join(', --')}.`, `Usage: shtetl-ops ${command.usage}`);
     const target = resolveTarget({
       service: parsed.values.service, region: parsed.values.region, stackPrefix: parsed.values['stack-prefix'], url: parsed.values.url,
-    }, env, cwd);
+    }, env, cwd, !command.serviceless);
     const ctx = new OpsContext({ ...target, yes: parsed.values.yes === true }, io);
     return await command.run(ctx, { positionals, values: parsed.values as CommandArgsValues });
   } catch (error) {

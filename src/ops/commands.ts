@@ -25,6 +25,8 @@ export interface CommandSpec {
   readonly options: string[];
   /** Asks before it changes anything (and takes --yes). */
   readonly destructive?: boolean;
+  /** Works without a service (it lists them). */
+  readonly serviceless?: boolean;
   readonly run: (ctx: OpsContext, args: CommandArgs) => Promise<number>;
 }
 
@@ -155,6 +157,19 @@ const outputs: CommandSpec = {
     ];
     for (const [name, value] of rows) ctx.io.out(`${name.padEnd(18)} ${value}`);
     return 0;
+  },
+};
+
+const services: CommandSpec = {
+  summary: 'list the services whose resources are tagged in the region (the values of shtetl:service)',
+  usage: 'services',
+  options: [],
+  serviceless: true,
+  async run(ctx) {
+    const names = await ctx.taggedServices(true);
+    if (names.length === 0) ctx.io.err(`Nothing in ${ctx.region} is tagged ${OPS_TAGS.service}: check --region and the account of your credentials.`);
+    for (const name of names) ctx.io.out(name);
+    return names.length ? 0 : 1;
   },
 };
 
@@ -685,6 +700,7 @@ const regionFailover: CommandSpec = {
 
 /** Every command, by name (aliases point at the same spec). */
 export const COMMANDS: { [name: string]: CommandSpec } = {
+  'services': services,
   'outputs': outputs,
   'shell': shell,
   'psql': psql,

@@ -33,22 +33,22 @@ export interface TargetFlags {
  * Flags first, then the environment (SHTETL_SERVICE, AWS_REGION, AWS_DEFAULT_REGION), then
  * `context["shtetl-ops"]` of the nearest cdk.json from the working directory up.
  */
-export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, cwd: string): Target {
+export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, cwd: string, serviceNeeded = true): Target {
   const found = readProjectDefaults(cwd);
   const defaults = found?.defaults ?? {};
   const from = found ? ` (${found.file})` : '';
-  const service = flags.service ?? env.SHTETL_SERVICE ?? defaults.service;
-  if (!service) {
+  const service = flags.service ?? env.SHTETL_SERVICE ?? defaults.service ?? (serviceNeeded ? undefined : '');
+  if (service === undefined) {
     throw new UsageError('Which service? No --service, no SHTETL_SERVICE and no cdk.json with context "shtetl-ops" here or above.',
-      'Pass --service NAME (the serviceName your constructs were given; `shtetl-ops services` lists those tagged in the region), '
+      'Pass --service NAME (the serviceName your constructs were given; `shtetl-ops --region REGION services` lists those tagged in a region), '
       + 'or add "context": {"shtetl-ops": {"service": "NAME", "region": "REGION"}} to your app\'s cdk.json.');
   }
-  if (!SERVICE_NAME.test(service)) {
+  if (service !== '' && !SERVICE_NAME.test(service)) {
     throw new UsageError(`Service "${service}"${flags.service ? '' : from} is not a service name.`, 'Service names are lowercase letters, digits and dashes, starting with a letter (e.g. my-service).');
   }
   const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? defaults.region;
   if (!region) {
-    throw new UsageError(`Which region is ${service} in? No --region, AWS_REGION or cdk.json "shtetl-ops" region.`, 'Pass --region REGION (e.g. --region eu-central-1).');
+    throw new UsageError(`Which region is ${service || 'it'} in? No --region, AWS_REGION or cdk.json "shtetl-ops" region.`, 'Pass --region REGION (e.g. --region eu-central-1).');
   }
   if (!REGION.test(region)) throw new UsageError(`Region "${region}" is not an AWS region name.`, 'Use e.g. --region eu-west-1.');
   const stackPrefix = flags.stackPrefix ?? defaults.stackPrefix;

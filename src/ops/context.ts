@@ -7,7 +7,7 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Target } from './config';
-import { aws, OpsError } from './errors';
+import { aws, explainAwsError, OpsError } from './errors';
 import { OpsIo } from './io';
 import { OPS_TAGS } from '../constructs/ops-tags';
 
@@ -209,8 +209,8 @@ export class OpsContext {
           : `Nothing in ${this.region} is tagged ${OPS_TAGS.service}: check --region and the account of your credentials (\`aws sts get-caller-identity\`).`}`);
   }
 
-  /** Every value of the shtetl:service tag in the region, for hints (empty when unreadable). */
-  async taggedServices(): Promise<string[]> {
+  /** Every value of the shtetl:service tag in the region; for hints, empty when unreadable. */
+  async taggedServices(strict = false): Promise<string[]> {
     try {
       const values: string[] = [];
       let PaginationToken: string | undefined;
@@ -220,7 +220,8 @@ export class OpsContext {
         PaginationToken = page.PaginationToken || undefined;
       } while (PaginationToken);
       return values.sort();
-    } catch {
+    } catch (error) {
+      if (strict) throw explainAwsError(error, 'tag:GetTagValues', this.region);
       return [];
     }
   }

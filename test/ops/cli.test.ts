@@ -186,6 +186,13 @@ describe('finding the service', () => {
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
+  test('services lists the services tagged in the region, and needs no service', async () => {
+    const { code, io } = await run(['--region', REGION, 'services'], new FakeIo(), elsewhere);
+    expect(code).toBe(0);
+    expect(io.stdout).toBe('kehilla\nzmanim\n');
+    expect(tagging).toHaveReceivedCommandWith(GetTagValuesCommand, { Key: 'shtetl:service' });
+  });
+
   test('a service name that is not one is refused before any AWS call', async () => {
     const { code, io } = await run(['--service', 'x; reboot', 'status']);
     expect(code).toBe(2);
