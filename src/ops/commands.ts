@@ -638,7 +638,8 @@ const regionFailover: CommandSpec = {
         return undefined;
       }
     };
-    const repository = await orUndefined(() => ctx.backupRepository());
+    // Skipped when the options say everything it would tell (its region may not answer).
+    const repository = str(args, 'replica-bucket') && str(args, 'repository-prefix') !== undefined ? undefined : await orUndefined(() => ctx.backupRepository());
     const replicaArn = str(args, 'replica-bucket') ? undefined : repository && await orUndefined(async () => {
       const rules = await ctx.clients.s3.send(new GetBucketReplicationCommand({ Bucket: repository.bucket }));
       return rules.ReplicationConfiguration?.Rules?.find((r) => r.Status === 'Enabled')?.Destination?.Bucket;

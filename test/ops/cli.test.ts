@@ -186,6 +186,18 @@ describe('finding the service', () => {
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
+  test('a cdk.json "shtetl-ops" entry that is not the expected object is refused, naming the file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shtetl-ops-bad-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'cdk.json'), JSON.stringify({ context: { 'shtetl-ops': { service: 'kehilla', port: 9000 } } }));
+      const { code, io } = await run(['status'], new FakeIo(), dir);
+      expect(code).toBe(2);
+      expect(io.stderr).toContain(`context "shtetl-ops" in ${path.join(dir, 'cdk.json')} must be an object of strings with the keys service, region, stackPrefix and healthUrl.`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('services lists the services tagged in the region, and needs no service', async () => {
     const { code, io } = await run(['--region', REGION, 'services'], new FakeIo(), elsewhere);
     expect(code).toBe(0);
