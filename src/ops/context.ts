@@ -69,7 +69,7 @@ export class OpsContext {
   get region(): string { return this.options.region; }
   get service(): string { return this.options.service; }
 
-  /** "service zmanim in eu-west-1 (stacks ZmanimProd*)", for messages. */
+  /** "service my-service in eu-central-1 (stacks MyServiceProd*)", for messages. */
   get where(): string {
     return `service ${this.service} in ${this.region}${this.options.stackPrefix ? ` (stacks ${this.options.stackPrefix}*)` : ''}`;
   }

@@ -5,6 +5,7 @@
  * Values from the command line are validated against allow-lists by the commands first, and
  * reach the host only through `quote()`, which refuses anything but printable characters.
  */
+import { OpsError } from './errors';
 
 /** The host's units, by the name operators use. */
 export const UNITS = ['api', 'postgresql', 'redis', 'boot'] as const;
@@ -37,7 +38,8 @@ export function quote(word: string): string {
 /** The API's health URL on the host, as the host's instance tag gives it (checked before it reaches the shell). */
 export function localHealthUrl(url: string): string {
   if (!/^http:\/\/127\.0\.0\.1:\d{2,5}\/[A-Za-z0-9._~\/-]*$/.test(url)) {
-    throw new Error(`the host's health URL tag "${url}" is not http://127.0.0.1:PORT/PATH`);
+    throw new OpsError(`The host's health URL tag "${url}" is not http://127.0.0.1:PORT/PATH.`,
+      'The tag is set by GravitonDataHost from apiPort and apiHealthPath: deploy the stack again with the current constructs, or fix the tag.');
   }
   return url;
 }
