@@ -233,6 +233,14 @@ describe('finding the service', () => {
     expect(io.stderr).toContain(`The data host ${INSTANCE} has no tag shtetl:health-url`);
   });
 
+  test('a health URL tag that is not a local URL never reaches the host\'s shell', async () => {
+    instances[0].tags['shtetl:health-url'] = 'http://127.0.0.1:9000/$(reboot)';
+    const { code, io } = await run(['health', '--url', 'https://kehilla.example.org/api/healthz']);
+    expect(code).toBe(1);
+    expect(io.stdout).toContain('The host\'s health URL tag "http://127.0.0.1:9000/$(reboot)" is not http://127.0.0.1:PORT/PATH.');
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
   test('access denied names the IAM action', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'));
     const { code, io } = await run(['status']);
