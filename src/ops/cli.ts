@@ -1,15 +1,18 @@
 import { parseArgs } from 'node:util';
 import { COMMANDS } from './commands';
+import { resolveTarget } from './config';
 import { OpsContext } from './context';
 import { OpsError, UsageError } from './errors';
 import { OpsIo } from './io';
-import { DEFAULT_STACK_PREFIX } from '../zmanim/outputs';
 
-const GLOBAL_OPTIONS = ['region', 'stack-prefix', 'yes', 'help'];
+const GLOBAL_OPTIONS = ['service', 'region', 'stack-prefix', 'url', 'yes', 'help'];
 
 /** Every option any command takes (util.parseArgs needs them up front). */
 const OPTIONS = {
+  'service': { type: 'string', short: 's' },
   'region': { type: 'string', short: 'r' },
+  'url': { type: 'string' },
+  'distribution-id': { type: 'string' },
   'stack-prefix': { type: 'string' },
   'yes': { type: 'boolean', short: 'y' },
   'help': { type: 'boolean', short: 'h' },
@@ -37,21 +40,23 @@ export function usage(): string {
   const lines = Object.values(COMMANDS).filter((c) => !seen.has(c) && seen.add(c))
     .map((c) => `  ${c.usage}\n      ${c.summary}${c.destructive ? ' (asks first)' : ''}`);
   return [
-    'shtetl-ops: operate the zmanim production system from a laptop or a workflow (AWS credentials, no SSH).',
+    'shtetl-ops: operate a shtetl service (a GravitonDataHost, its backups and site) from a laptop or a workflow (AWS credentials, no SSH).',
     '',
-    'Usage: shtetl-ops [--region eu-west-1] [--stack-prefix ZmanimProd] [--yes] COMMAND [options]',
+    'Usage: shtetl-ops [--service NAME] [--region REGION] [--stack-prefix PREFIX] [--url HEALTH_URL] [--yes] COMMAND [options]',
     '',
     'Commands:',
     ...lines,
     '',
-    'Resources are found from the outputs of the stacks named PREFIX* in the region (`shtetl-ops outputs`).',
+    'Resources are found by their tags (shtetl:service=NAME, set by the constructs; `shtetl-ops outputs` shows them).',
+    'Defaults: SHTETL_SERVICE, AWS_REGION, then context "shtetl-ops" {service, region, stackPrefix, healthUrl} of the',
+    'nearest cdk.json. --stack-prefix picks one environment when several share a service name.',
     'Destructive commands ask first; without a terminal they need --yes. shell and psql need the AWS CLI v2',
     'and its Session Manager plugin.',
   ].join('\n');
 }
 
 /** Runs one command line; returns the exit code (0 ok, 1 failed, 2 usage). Never throws. */
-export async function runCli(argv: string[], io: OpsIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCli(argv: string[], io: OpsIo, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<number> {
   try {
     let parsed;
     try {
@@ -68,8 +73,10 @@ export async function runCli(argv: string[], io: OpsIo, env: NodeJS.ProcessEnv =
     if (!command) throw new UsageError(`Unknown command "${name}".`);
     const extra = Object.keys(parsed.values).filter((o) => !GLOBAL_OPTIONS.includes(o) && !command.options.includes(o));
     if (extra.length) throw new UsageError(`${name} does not take --${extra.join(', --')}.`, `Usage: shtetl-ops ${command.usage}`);
-    const region = parsed.values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-1';
-    const ctx = new OpsContext({ region, stackPrefix: parsed.values['stack-prefix'] ?? DEFAULT_STACK_PREFIX, yes: parsed.values.yes === true }, io);
+    const target = resolveTarget({
+      service: parsed.values.service, region: parsed.values.region, stackPrefix: parsed.values['stack-prefix'], url: parsed.values.url,
+    }, env, cwd, !command.serviceless);
+    const ctx = new OpsContext({ ...target, yes: parsed.values.yes === true }, io);
     return await command.run(ctx, { positionals, values: parsed.values as CommandArgsValues });
   } catch (error) {
     if (error instanceof OpsError) {

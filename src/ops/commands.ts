@@ -1,13 +1,16 @@
 import { CreateInvalidationCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { FilteredLogEvent, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeInstancesCommand, DescribeVolumesCommand, Instance, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { CopyObjectCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand, GetBucketLocationCommand, GetBucketReplicationCommand, ListObjectsV2Command, ListObjectsV2CommandOutput,
+  PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
 import { DescribeInstanceInformationCommand, DescribeParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { OpsContext } from './context';
 import { aws, explainAwsError, OpsError, UsageError } from './errors';
 import * as host from './host-commands';
 import { formatSeconds, runOnHost } from './run-on-host';
-import { API_RELEASE_OBJECT_KEY, OPS_OUTPUTS, OpsOutputName } from '../zmanim/outputs';
+import { OPS_TAGS } from '../constructs/ops-tags';
 
 /** What a command receives from the command line (after the global options). */
 export interface CommandArgs {
@@ -22,6 +25,8 @@ export interface CommandSpec {
   readonly options: string[];
   /** Asks before it changes anything (and takes --yes). */
   readonly destructive?: boolean;
+  /** Works without a service (it lists them). */
+  readonly serviceless?: boolean;
   readonly run: (ctx: OpsContext, args: CommandArgs) => Promise<number>;
 }
 
@@ -46,13 +51,33 @@ export async function confirm(ctx: OpsContext, action: string): Promise<void> {
   }
 }
 
-function service(name: string | undefined, allowBoot = false): string {
-  const names = Object.keys(host.SERVICES).filter((n) => allowBoot || n !== 'boot');
-  if (!name || !names.includes(name)) {
-    throw new UsageError(`Unknown service "${name ?? ''}".`, `Use one of: ${names.join(', ')}.`);
+/** One of the host's units by the name operators use (boot only where it makes sense). */
+function unitName(name: string | undefined, allowBoot = false): host.UnitName {
+  const names = host.UNITS.filter((n) => allowBoot || n !== 'boot');
+  if (!name || !(names as readonly string[]).includes(name)) {
+    throw new UsageError(`Unknown unit "${name ?? ''}".`, `Use one of: ${names.join(', ')}.`);
   }
-  return host.SERVICES[name];
+  return name as host.UnitName;
 }
+
+/**
+ * Checks an option against an allow-list pattern. Values reach the host's shell (quoted) or
+ * an AWS API; anything outside the pattern is refused before any AWS call.
+ */
+function checked(args: CommandArgs, name: string, pattern: RegExp, what: string): string | undefined {
+  const value = str(args, name);
+  if (value !== undefined && !pattern.test(value)) {
+    throw new UsageError(`--${name} ${JSON.stringify(value)} is not ${what}.`, `Give ${what}.`);
+  }
+  return value;
+}
+
+/** A restic snapshot id (short or full). */
+const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/;
+/** A date, optionally with a time and zone: 2026-11-25, 2026-11-25 12:00, 2026-11-25T12:00:00Z. */
+const TIME = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+/** An unquoted PostgreSQL identifier as the constructs create them. */
+const DATABASE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** A backup source name as ResticBackups accepts it. */
 function sourceName(args: CommandArgs): string | undefined {
@@ -102,17 +127,49 @@ async function session(ctx: OpsContext, args: string[], printOnly: boolean, expl
   return 0;
 }
 
+/** One line of `outputs`: a lookup that may fail without failing the listing. */
+async function found(lookup: () => Promise<string>): Promise<string> {
+  try {
+    return await lookup();
+  } catch (error) {
+    return `(not found: ${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
 const outputs: CommandSpec = {
-  summary: 'show the resources the CLI found (stack outputs)',
+  summary: 'show what the CLI found for the service (by the tags of its resources)',
   usage: 'outputs',
   options: [],
   async run(ctx) {
-    const all = await ctx.allOutputs();
-    for (const spec of Object.values(OPS_OUTPUTS)) {
-      const found = all.get(spec.key);
-      ctx.io.out(`${spec.key.padEnd(24)} ${found ? found.value : `(missing: expected in ${ctx.options.stackPrefix}${spec.stack})`}`);
-    }
+    const rows: [string, string][] = [
+      ['service', `${ctx.service}${ctx.options.configFile ? ` (defaults from ${ctx.options.configFile})` : ''}`],
+      ['region', ctx.region],
+      ['data host', await found(async () => { const h = await ctx.host(); return `${h.instanceId} (${h.state}, stack ${h.stackName ?? '?'})`; })],
+      ['data volume', await found(() => ctx.dataVolumeId())],
+      ...await Promise.all(host.UNITS.map(async (n): Promise<[string, string]> => [`${n} logs`, await found(() => ctx.logGroup(n))])),
+      ['secrets path', await found(() => ctx.hostTag(OPS_TAGS.parameterPath, 'SSM path of its secrets'))],
+      ['database', await found(async () => `${await ctx.hostTag(OPS_TAGS.database, 'database')} (role ${await ctx.hostTag(OPS_TAGS.databaseUser, 'database role')})`)],
+      ['api release', await found(async () => `s3://${await ctx.hostTag(OPS_TAGS.release, 'API release')}`)],
+      ['health (host)', await found(() => ctx.hostTag(OPS_TAGS.healthUrl, 'health URL on the host'))],
+      ['health (public)', ctx.options.healthUrl ?? '(not set: --url, or healthUrl in cdk.json "shtetl-ops")'],
+      ['backups', await found(async () => { const r = await ctx.backupRepository(); return `s3://${r.bucket}/${r.prefix}`; })],
+      ['site distribution', await found(() => ctx.distributionId())],
+    ];
+    for (const [name, value] of rows) ctx.io.out(`${name.padEnd(18)} ${value}`);
     return 0;
+  },
+};
+
+const services: CommandSpec = {
+  summary: 'list the services whose resources are tagged in the region (the values of shtetl:service)',
+  usage: 'services',
+  options: [],
+  serviceless: true,
+  async run(ctx) {
+    const names = await ctx.taggedServices(true);
+    if (names.length === 0) ctx.io.err(`Nothing in ${ctx.region} is tagged ${OPS_TAGS.service}: check --region and the account of your credentials.`);
+    for (const name of names) ctx.io.out(name);
+    return names.length ? 0 : 1;
   },
 };
 
@@ -121,7 +178,7 @@ const shell: CommandSpec = {
   usage: 'shell [--print]',
   options: ['print'],
   async run(ctx, args) {
-    const id = await ctx.output('instanceId');
+    const id = (await ctx.host()).instanceId;
     return session(ctx, ['ssm', 'start-session', '--region', ctx.region, '--target', id], args.values.print === true,
       ['(needs the AWS CLI v2 and its Session Manager plugin; `sudo -i` for root; exit to leave)']);
   },
@@ -132,16 +189,18 @@ const psql: CommandSpec = {
   usage: 'psql [--local-port 15432] [--print]',
   options: ['local-port', 'print'],
   async run(ctx, args) {
-    const id = await ctx.output('instanceId');
+    const id = (await ctx.host()).instanceId;
     const port = str(args, 'local-port') ?? '15432';
     if (!/^\d{2,5}$/.test(port) || Number(port) > 65535) throw new UsageError(`--local-port "${port}" is not a port number.`);
-    const prefix = await ctx.optionalOutput('secretsParameterPath') ?? '/zmanim/prod';
+    const prefix = await ctx.hostTag(OPS_TAGS.parameterPath, 'SSM path of its secrets');
+    const database = await ctx.hostTag(OPS_TAGS.database, 'database');
+    const user = await ctx.hostTag(OPS_TAGS.databaseUser, 'database role');
     return session(ctx, ['ssm', 'start-session', '--region', ctx.region, '--target', id,
       '--document-name', 'AWS-StartPortForwardingSession', '--parameters', JSON.stringify({ portNumber: ['5432'], localPortNumber: [port] })],
     args.values.print === true, [
       'In another terminal, while this runs (Ctrl-C ends the tunnel):',
       `  PGPASSWORD="$(aws ssm get-parameter --region ${ctx.region} --name ${prefix}/postgres-password --with-decryption --query Parameter.Value --output text)" \\`,
-      `    psql -h 127.0.0.1 -p ${port} -U zmanim zmanim`,
+      `    psql -h 127.0.0.1 -p ${port} -U ${host.quote(user)} ${host.quote(database)}`,
     ]);
   },
 };
@@ -151,18 +210,18 @@ const status: CommandSpec = {
   usage: 'status [api|postgresql|redis|boot]',
   options: [],
   async run(ctx, args) {
-    const units = args.positionals[0] ? [service(args.positionals[0], true)] : ['api', 'postgresql', 'redis'].map((s) => host.SERVICES[s]);
+    const names: host.UnitName[] = args.positionals[0] ? [unitName(args.positionals[0], true)] : ['api', 'postgresql', 'redis'];
     const result = await runOnHost(ctx, {
       title: 'service status',
-      commands: host.status(units),
+      commands: host.status(ctx.service, names),
       timeoutSeconds: 60,
       onFailure: 'Run Command could not read the status: check the host with `shtetl-ops host-status`.',
     });
     printResult(ctx, result);
-    const inactive = units.filter((u) => !new RegExp(`^${u}\\s+active$`, 'm').test(result.stdout));
+    const inactive = names.filter((n) => !new RegExp(`^${host.unit(ctx.service, n)}\\s+active$`, 'm').test(result.stdout));
     if (inactive.length) {
-      const name = Object.keys(host.SERVICES).find((k) => host.SERVICES[k] === inactive[0]);
-      ctx.io.err(`\nNot active: ${inactive.join(', ')}. Next: \`shtetl-ops logs ${name} -n 200\`, then \`shtetl-ops restart ${name}\`.`);
+      const name = inactive[0];
+      ctx.io.err(`\nNot active: ${inactive.map((n) => host.unit(ctx.service, n)).join(', ')}. Next: \`shtetl-ops logs ${name} -n 200\`, then \`shtetl-ops restart ${name}\`.`);
       return 1;
     }
     return 0;
@@ -175,12 +234,13 @@ const restart: CommandSpec = {
   options: [],
   destructive: true,
   async run(ctx, args) {
-    const unit = service(args.positionals[0]);
-    const id = await ctx.output('instanceId');
+    const name = unitName(args.positionals[0]);
+    const unit = host.unit(ctx.service, name);
+    const id = (await ctx.host()).instanceId;
     await confirm(ctx, `Restart ${unit} on ${id} (requests fail for a few seconds)`);
     const result = await runOnHost(ctx, {
       title: `restart ${unit}`,
-      commands: host.restart(unit),
+      commands: host.restart(ctx.service, name),
       timeoutSeconds: 300,
       onFailure: `${unit} did not come back. Read why with \`shtetl-ops logs ${args.positionals[0]} -n 200\` and \`shtetl-ops status ${args.positionals[0]}\`.`,
     });
@@ -190,21 +250,16 @@ const restart: CommandSpec = {
   },
 };
 
-const LOG_GROUPS: { [service: string]: OpsOutputName } = {
-  api: 'apiLogGroup', postgresql: 'postgresqlLogGroup', redis: 'redisLogGroup', boot: 'bootLogGroup',
-};
-
 const logs: CommandSpec = {
   summary: 'the last N lines of a service\'s log from CloudWatch Logs, or follow it',
   usage: 'logs api|postgresql|redis|boot [-n 100] [--since 1h] [--follow]',
   options: ['lines', 'since', 'follow'],
   async run(ctx, args) {
-    const name = args.positionals[0];
-    service(name, true);
-    const logGroupName = await ctx.output(LOG_GROUPS[name]);
+    const name = unitName(args.positionals[0], true);
     const lines = Number(str(args, 'lines') ?? '100');
     if (!Number.isInteger(lines) || lines < 1) throw new UsageError(`-n "${str(args, 'lines')}" is not a positive number of lines.`);
     const startTime = parseSince(str(args, 'since') ?? '1h', ctx.io.now());
+    const logGroupName = await ctx.logGroup(name);
     const seen = new Set<string>();
     const fetchSince = async (from: number): Promise<FilteredLogEvent[]> => {
       const events: FilteredLogEvent[] = [];
@@ -260,33 +315,38 @@ const health: CommandSpec = {
   usage: 'health',
   options: [],
   async run(ctx) {
-    const url = await ctx.output('apiHealthUrl');
-    let publicOk = false;
+    const url = ctx.options.healthUrl;
+    let publicOk = url === undefined;
     const t0 = ctx.io.now().getTime();
-    try {
-      const res = await ctx.io.fetch(url, 10_000);
-      publicOk = res.status === 200 && res.body.includes('healthy');
-      ctx.io.out(`public  ${url}  HTTP ${res.status} in ${ctx.io.now().getTime() - t0} ms  ${publicOk ? 'healthy' : `NOT healthy: ${res.body.slice(0, 200)}`}`);
-    } catch (error) {
-      ctx.io.out(`public  ${url}  FAILED: ${(error as Error).message}`);
+    if (url === undefined) {
+      ctx.io.err('(no public health URL: pass --url, or set healthUrl in cdk.json "shtetl-ops"; checking the host only)');
+    } else {
+      try {
+        const res = await ctx.io.fetch(url, 10_000);
+        publicOk = res.status === 200;
+        ctx.io.out(`public  ${url}  HTTP ${res.status} in ${ctx.io.now().getTime() - t0} ms  ${publicOk ? 'healthy' : `NOT healthy: ${res.body.slice(0, 200)}`}`);
+      } catch (error) {
+        ctx.io.out(`public  ${url}  FAILED: ${(error as Error).message}`);
+      }
     }
     let hostOk = false;
+    const localUrl = await ctx.hostTag(OPS_TAGS.healthUrl, 'health URL on the host');
     try {
       const result = await runOnHost(ctx, {
         title: 'health on the host',
-        commands: host.hostHealth(),
+        commands: host.hostHealth(localUrl),
         timeoutSeconds: 30,
         onFailure: 'The API does not answer on the host: `shtetl-ops status api`, `shtetl-ops logs api -n 200`, then `shtetl-ops restart api`.',
       });
       hostOk = /HTTP 200/.test(result.stdout);
-      ctx.io.out(`host    http://127.0.0.1:8080/health  ${result.stdout.trim().split('\n').reverse().join('  ')}`);
+      ctx.io.out(`host    ${localUrl}  ${result.stdout.trim().split('\n').reverse().join('  ')}`);
     } catch (error) {
-      ctx.io.out(`host    http://127.0.0.1:8080/health  FAILED: ${(error as Error).message.split('\n')[0]}`);
+      ctx.io.out(`host    ${localUrl}  FAILED: ${(error as Error).message.split('\n')[0]}`);
       ctx.io.err((error as OpsError).hint ?? '');
     }
     if (publicOk && hostOk) return 0;
     if (hostOk) {
-      ctx.io.err('The API is healthy on the host but not through the public URL: look at CloudFront and API Gateway 5xx on the dashboard (`shtetl-ops outputs` shows its URL), and at the origin-verify rotation alarms.');
+      ctx.io.err('The API is healthy on the host but not through the public URL: look at CloudFront and API Gateway 5xx (and the origin-verify rotation alarms) in CloudWatch.');
     } else if (!publicOk) {
       ctx.io.err('Next: `shtetl-ops status`, `shtetl-ops logs api -n 200`, `shtetl-ops restart api`.');
     }
@@ -328,13 +388,18 @@ const snapshots: CommandSpec = {
 
 const restore: CommandSpec = {
   summary: 'restore the database from a backup: restore into a new database, verify it, swap it in',
-  usage: 'restore [--snapshot ID] [--before TIME] [--database zmanim] [--yes]',
+  usage: 'restore [--snapshot ID] [--before TIME] [--database NAME] [--yes]',
   options: ['snapshot', 'before', 'database'],
   destructive: true,
   async run(ctx, args) {
-    const opts = { snapshot: str(args, 'snapshot'), before: str(args, 'before'), database: str(args, 'database') };
+    const opts = {
+      snapshot: checked(args, 'snapshot', SNAPSHOT_ID, 'a restic snapshot id (8 to 64 hex digits, from `shtetl-ops snapshots`)'),
+      before: checked(args, 'before', TIME, 'a time like 2026-11-25 or 2026-11-25T12:00Z'),
+      database: checked(args, 'database', DATABASE, 'a database name (lowercase letters, digits, _)'),
+    };
     const which = opts.snapshot ? `snapshot ${opts.snapshot}` : opts.before ? `the newest snapshot before ${opts.before}` : 'the newest snapshot';
-    await confirm(ctx, `Replace database ${opts.database ?? 'zmanim'} with ${which} (the current one is kept, renamed *_before_restore_*, and its connections are ended)`);
+    const database = opts.database ?? await ctx.hostTag(OPS_TAGS.database, 'database');
+    await confirm(ctx, `Replace database ${database} of ${ctx.service} with ${which} (the current one is kept, renamed *_before_restore_*, and its connections are ended)`);
     const result = await runOnHost(ctx, {
       title: 'restore',
       commands: host.restore(opts),
@@ -349,12 +414,12 @@ const restore: CommandSpec = {
 
 const drill: CommandSpec = {
   summary: 'restore drill: restore the newest backup into a scratch database, verify, drop it',
-  usage: 'drill [--database zmanim]',
+  usage: 'drill [--database NAME]',
   options: ['database'],
   async run(ctx, args) {
     const result = await runOnHost(ctx, {
       title: 'restore drill',
-      commands: host.drill(str(args, 'database')),
+      commands: host.drill(checked(args, 'database', DATABASE, 'a database name (lowercase letters, digits, _)')),
       timeoutSeconds: 2 * HOUR,
       onFailure: 'The newest backup did NOT restore: treat it as an outage of the backups. Run `shtetl-ops backup`, then the drill again; if it fails again, read the messages above and `shtetl-ops snapshots`.',
     });
@@ -373,7 +438,7 @@ const redisFlush: CommandSpec = {
     await confirm(ctx, 'Delete every key of the Redis cache (the API refills it; expect slower responses for a while)');
     printResult(ctx, await runOnHost(ctx, {
       title: 'redis flush',
-      commands: host.redisFlush(),
+      commands: host.redisFlush(ctx.service),
       timeoutSeconds: 60,
       onFailure: 'Redis did not answer: `shtetl-ops status redis`, `shtetl-ops logs redis`.',
     }));
@@ -383,12 +448,12 @@ const redisFlush: CommandSpec = {
 
 const invalidate: CommandSpec = {
   summary: 'invalidate CloudFront paths (default /*) and wait until done',
-  usage: 'invalidate [--paths /* ...] [--no-wait]',
-  options: ['paths', 'no-wait'],
+  usage: 'invalidate [--paths /* ...] [--distribution-id ID] [--no-wait]',
+  options: ['paths', 'no-wait', 'distribution-id'],
   async run(ctx, args) {
-    const id = await ctx.output('distributionId');
     const paths = (args.values.paths as string[] | undefined) ?? ['/*'];
     for (const p of paths) if (!p.startsWith('/')) throw new UsageError(`Path "${p}" must start with "/".`, 'Use e.g. --paths "/*" or --paths /index.html.');
+    const id = checked(args, 'distribution-id', /^E[A-Z0-9]{5,20}$/, 'a CloudFront distribution id (E...)') ?? await ctx.distributionId();
     const created = await aws('cloudfront:CreateInvalidation', ctx.region, () => ctx.clients.cloudFront.send(new CreateInvalidationCommand({
       DistributionId: id,
       InvalidationBatch: { CallerReference: `shtetl-ops-${ctx.io.now().getTime()}`, Paths: { Quantity: paths.length, Items: paths } },
@@ -422,9 +487,14 @@ const deployApi: CommandSpec = {
     const file = str(args, 'file');
     const versionId = str(args, 'version-id');
     if (file && versionId) throw new UsageError('Give either --file or --version-id, not both.');
-    const bucket = await ctx.output('releaseBucketName');
-    const what = file ? `the release ${file}` : versionId ? `version ${versionId} of s3://${bucket}/${API_RELEASE_OBJECT_KEY}` : `the current s3://${bucket}/${API_RELEASE_OBJECT_KEY}`;
-    await confirm(ctx, `Deploy ${what} to zmanim-api (restarts the API)`);
+    const release = await ctx.hostTag(OPS_TAGS.release, 'the S3 location of its API release; the host has a release bucket only when releaseBucket is set');
+    const slash = release.indexOf('/');
+    const bucket = release.slice(0, slash);
+    const key = release.slice(slash + 1);
+    if (slash < 1 || !key) throw new OpsError(`The host's ${OPS_TAGS.release} tag "${release}" is not BUCKET/KEY.`, 'Deploy the stack again with the current constructs.');
+    const api = host.unit(ctx.service, 'api');
+    const what = file ? `the release ${file}` : versionId ? `version ${versionId} of s3://${bucket}/${key}` : `the current s3://${bucket}/${key}`;
+    await confirm(ctx, `Deploy ${what} to ${api} (restarts the API)`);
     if (file) {
       let body: Buffer;
       try {
@@ -435,20 +505,20 @@ const deployApi: CommandSpec = {
       if (!(body[0] === 0x7f && body.toString('latin1', 1, 4) === 'ELF')) {
         throw new OpsError(`${file} is not a Linux executable (no ELF header).`, 'Build it with GOOS=linux GOARCH=arm64 for the Graviton host.');
       }
-      const put = await aws('s3:PutObject', ctx.region, () => ctx.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: API_RELEASE_OBJECT_KEY, Body: body, ChecksumAlgorithm: 'SHA256' })));
+      const put = await aws('s3:PutObject', ctx.region, () => ctx.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'SHA256' })));
       ctx.io.err(`uploaded ${file} (${body.length} bytes) as version ${put.VersionId}`);
     } else if (versionId) {
       const copied = await aws('s3:CopyObject', ctx.region, () => ctx.clients.s3.send(new CopyObjectCommand({
-        Bucket: bucket, Key: API_RELEASE_OBJECT_KEY, CopySource: `${bucket}/${API_RELEASE_OBJECT_KEY}?versionId=${encodeURIComponent(versionId)}`,
+        Bucket: bucket, Key: key, CopySource: `${bucket}/${key}?versionId=${encodeURIComponent(versionId)}`,
       })));
       ctx.io.err(`version ${versionId} is current again (as version ${copied.VersionId})`);
     }
     const result = await runOnHost(ctx, {
-      title: 'deploy zmanim-api',
-      commands: host.deployApi(),
+      title: `deploy ${api}`,
+      commands: host.deployApi(ctx.service),
       timeoutSeconds: 600,
       onFailure: 'The new release did not answer /health. Roll back: `aws s3api list-object-versions --bucket '
-        + `${bucket} --prefix ${API_RELEASE_OBJECT_KEY}\`, then \`shtetl-ops deploy-api --version-id PREVIOUS\`.`,
+        + `${bucket} --prefix ${key}\`, then \`shtetl-ops deploy-api --version-id PREVIOUS\`.`,
     });
     printResult(ctx, result);
     ctx.io.err(`deployed in ${formatSeconds(result.seconds)}.`);
@@ -471,13 +541,13 @@ const hostStatus: CommandSpec = {
   usage: 'host-status',
   options: [],
   async run(ctx) {
-    const id = await ctx.output('instanceId');
+    const id = (await ctx.host()).instanceId;
     const instance = await describeHost(ctx, id);
     ctx.io.out(`instance  ${id}  ${instance ? `${instance.State?.Name}, ${instance.InstanceType}, ${instance.Placement?.AvailabilityZone}, launched ${instance.LaunchTime?.toISOString?.() ?? ''}` : 'NOT FOUND'}`);
     const info = await aws('ssm:DescribeInstanceInformation', ctx.region, () => ctx.clients.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [id] }] })));
     const ping = info.InstanceInformationList?.[0];
     ctx.io.out(`ssm agent ${ping ? `${ping.PingStatus} (last ping ${ping.LastPingDateTime?.toISOString?.() ?? '?'}, agent ${ping.AgentVersion})` : 'not registered'}`);
-    const volumeId = await ctx.output('dataVolumeId');
+    const volumeId = await ctx.dataVolumeId();
     const vol = (await aws('ec2:DescribeVolumes', ctx.region, () => ctx.clients.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })))).Volumes?.[0];
     const att = vol?.Attachments?.[0];
     ctx.io.out(`/data     ${volumeId}  ${vol?.State ?? 'NOT FOUND'}${att ? `, attached to ${att.InstanceId} (${att.State})` : ', not attached'}, ${vol?.Size ?? '?'} GiB`);
@@ -512,12 +582,14 @@ const replaceInstance: CommandSpec = {
   options: [],
   destructive: true,
   async run(ctx) {
-    const id = await ctx.output('instanceId');
+    const live = await ctx.host();
+    const id = live.instanceId;
+    const healthUrl = await ctx.hostTag(OPS_TAGS.healthUrl, 'health URL on the host');
     const instance = await describeHost(ctx, id);
     const state = instance?.State?.Name;
     if (!instance || state === 'terminated' || state === 'shutting-down') {
       throw new OpsError(`Instance ${id} is ${state ?? 'gone'}: there is nothing to restart.`,
-        `Deploy a new instance: it is replaced when its AMI, type or user data changes (a new AMI build, or -c zmanim:ami=packer|bootstrap), then \`npx cdk deploy ${ctx.options.stackPrefix}Compute\`; the new instance attaches /data itself (README, "Disaster recovery > EC2 failure").`);
+        `Deploy a new instance: it is replaced when its image, type or user data changes; deploy its stack (${live.stackName ?? 'the stack of the host'}) and the new instance attaches /data itself (README, "Disaster recovery > EC2 failure").`);
     }
     await confirm(ctx, `Stop and start ${id} (${state}) so that it moves to new hardware; the API is down for about 3 to 5 minutes`);
     const t0 = ctx.io.now().getTime();
@@ -543,7 +615,7 @@ const replaceInstance: CommandSpec = {
     });
     const result = await runOnHost(ctx, {
       title: 'wait for the API',
-      commands: ['for i in $(seq 60); do curl -fsS -m 5 http://127.0.0.1:8080/health && exit 0; sleep 5; done; tail -n 20 /var/log/zmanim/boot.log >&2; exit 1'],
+      commands: host.waitForApi(ctx.service, healthUrl),
       timeoutSeconds: 400,
       onFailure: 'The boot did not bring the API up: `shtetl-ops logs boot -n 100` says why (a missing secret, the data volume).',
     });
@@ -555,26 +627,40 @@ const replaceInstance: CommandSpec = {
 
 const regionFailover: CommandSpec = {
   summary: 'complete region failure: check the replicated backups in the other region and print the rebuild steps',
-  usage: 'region-failover [--replica-bucket NAME] [--target-region REGION] [--repository-prefix restic] [--ssm-prefix /zmanim/prod]',
+  usage: 'region-failover [--replica-bucket NAME] [--target-region REGION] [--repository-prefix restic] [--ssm-prefix /SERVICE/ENV]',
   options: ['replica-bucket', 'target-region', 'repository-prefix', 'ssm-prefix'],
   async run(ctx, args) {
-    // The primary region may be down (its CloudFormation too): options first, outputs only as a fallback.
-    const fromOutputs = async (name: OpsOutputName) => {
+    // The primary region may be down: options first; what the primary region says is a fallback.
+    const orUndefined = async <T>(lookup: () => Promise<T>): Promise<T | undefined> => {
       try {
-        return await ctx.optionalOutput(name);
+        return await lookup();
       } catch {
         return undefined;
       }
     };
-    const bucket = str(args, 'replica-bucket') ?? await fromOutputs('backupReplicaBucketName');
-    const target = str(args, 'target-region') ?? await fromOutputs('backupReplicaRegion');
+    // Skipped when the options say everything it would tell (its region may not answer).
+    const repository = str(args, 'replica-bucket') && str(args, 'repository-prefix') !== undefined ? undefined : await orUndefined(() => ctx.backupRepository());
+    const replicaArn = str(args, 'replica-bucket') ? undefined : repository && await orUndefined(async () => {
+      const rules = await ctx.clients.s3.send(new GetBucketReplicationCommand({ Bucket: repository.bucket }));
+      return rules.ReplicationConfiguration?.Rules?.find((r) => r.Status === 'Enabled')?.Destination?.Bucket;
+    });
+    const bucket = checked(args, 'replica-bucket', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name') ?? replicaArn?.replace(/^arn:[^:]+:s3:::/, '');
+    const target = checked(args, 'target-region', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region name') ?? (bucket && await orUndefined(async () => {
+      // GetBucketLocation answers from any region; us-east-1 is the global endpoint (empty constraint).
+      const location = await ctx.clients.globalS3.send(new GetBucketLocationCommand({ Bucket: bucket }));
+      return location.LocationConstraint || 'us-east-1';
+    }));
     if (!bucket || !target) {
-      throw new UsageError('The replica bucket and its region are needed (the primary region\'s stack outputs are not readable).',
-        'Pass --replica-bucket and --target-region (they are in README "Disaster recovery", and in the Backups stack outputs BackupReplicaBucketName and BackupReplicaRegion).');
+      throw new UsageError(`The replica bucket and its region are needed, and ${ctx.where} could not tell them (its region may be down).`,
+        'Pass --replica-bucket and --target-region (note them in your runbook: the replication destination of the backup bucket).');
     }
-    const ssmPrefix = str(args, 'ssm-prefix') ?? await fromOutputs('secretsParameterPath') ?? '/zmanim/prod';
+    const ssmPrefix = checked(args, 'ssm-prefix', /^(\/[A-Za-z0-9_.-]+)+$/, 'an SSM path like /my-service/prod')
+      ?? await orUndefined(() => ctx.hostTag(OPS_TAGS.parameterPath, 'SSM path of its secrets'));
+    if (!ssmPrefix) {
+      throw new UsageError('The SSM path of the secrets is needed (the host in the primary region cannot be read).', 'Pass --ssm-prefix, e.g. --ssm-prefix /my-service/prod.');
+    }
     // ResticBackups' default repositoryPrefix is `restic`.
-    const repoPrefix = (str(args, 'repository-prefix') ?? 'restic').replace(/\/*$/, '/').replace(/^\/$/, '');
+    const repoPrefix = (str(args, 'repository-prefix') ?? repository?.prefix ?? 'restic').replace(/\/*$/, '/').replace(/^\/$/, '');
     const s3 = new S3Client({ region: target });
     let newest: Date | undefined;
     let count = 0;
@@ -601,9 +687,9 @@ const regionFailover: CommandSpec = {
     const steps = [
       `Bootstrap the region once: npx cdk bootstrap aws://ACCOUNT/${target}`,
       `Put the secrets in ${target}: restic-password (the SAME value as before), and the operator secrets (README "Secrets") with --region ${target}; the generated ones are created by the deploy.`,
-      `Deploy the app there: npx cdk deploy --all -c zmanim:region=${target} -c zmanim:availabilityZone=${az} (a new, empty /data is created)`,
-      `Replace the empty repository the new host created with the replica: aws s3 sync s3://${bucket}/${repoPrefix} s3://NEW_BUCKET/${repoPrefix} --delete --region ${target} (NEW_BUCKET: BackupBucketName in \`shtetl-ops --region ${target} outputs\`)`,
-      `Restore the database: shtetl-ops --region ${target} restore --yes, then shtetl-ops --region ${target} health`,
+      `Deploy the app there, in ${target} (availability zone e.g. ${az}), the way your app selects its region (a new, empty /data is created)`,
+      `Replace the empty repository the new host created with the replica: aws s3 sync s3://${bucket}/${repoPrefix} s3://NEW_BUCKET/${repoPrefix} --delete --region ${target} (NEW_BUCKET: backups in \`shtetl-ops --service ${ctx.service} --region ${target} outputs\`)`,
+      `Restore the database: shtetl-ops --service ${ctx.service} --region ${target} restore --yes, then shtetl-ops --service ${ctx.service} --region ${target} health`,
       'Move the domain: a CloudFront alias lives on one distribution only. Delete the old A/AAAA alias records in Route 53 and move the alias to the new distribution (aws cloudfront associate-alias), or remove it from the old distribution before deploying the site stack.',
       'When the old region is back: compare, then delete the old stacks deliberately; the retained data volume and buckets stay until deleted by hand.',
     ];
@@ -615,6 +701,7 @@ const regionFailover: CommandSpec = {
 
 /** Every command, by name (aliases point at the same spec). */
 export const COMMANDS: { [name: string]: CommandSpec } = {
+  'services': services,
   'outputs': outputs,
   'shell': shell,
   'psql': psql,

@@ -1,56 +1,77 @@
 /**
  * The shell the CLI runs on the host through Run Command (`AWS-RunShellScript`, as root).
- * They call what the GravitonDataHost (`/opt/zmanim/host/`, units `zmanim-*`) and the
+ * They call what the GravitonDataHost (`/opt/<service>/host/`, units `<service>-*`) and the
  * ResticBackups (`restic-backups`, config in `/etc/restic-backups/`) constructs install.
- * Values from the command line reach the host only through `quote()`.
+ * Values from the command line are validated against allow-lists by the commands first, and
+ * reach the host only through `quote()`, which refuses anything but printable characters.
  */
+import { OpsError } from './errors';
 
-/** The services of the host, by the name operators use. */
-export const SERVICES: { [name: string]: string } = {
-  api: 'zmanim-api',
-  postgresql: 'zmanim-postgresql',
-  redis: 'zmanim-redis',
-  boot: 'zmanim-boot',
-};
+/** The host's units, by the name operators use. */
+export const UNITS = ['api', 'postgresql', 'redis', 'boot'] as const;
+export type UnitName = typeof UNITS[number];
 
-const HOST_DIR = '/opt/zmanim/host';
-// The environment overrides are lib.sh's own convention (the tests point them at temp dirs).
-const LIB = `. "\${ZMANIM_HOST_DIR:-${HOST_DIR}}/lib.sh"`;
+/** The systemd unit of one of the service's processes (GravitonDataHost's naming). */
+export function unit(service: string, name: UnitName): string {
+  return `${service}-${name}`;
+}
+
+/**
+ * The host's script directory (GravitonDataHost: /opt/<service>/host). SHTETL_OPS_HOST_DIR
+ * points it elsewhere on a test machine.
+ */
+function hostDir(service: string): string {
+  return `"\${SHTETL_OPS_HOST_DIR:-/opt/${service}/host}"`;
+}
+
+const lib = (service: string) => `. ${hostDir(service)}/lib.sh`;
 /** The backup tool, wherever the ResticBackups construct installed it. */
 const RESTIC_BACKUPS = 'rb="${RESTIC_BACKUPS_BIN:-/usr/local/sbin/restic-backups}"; [ -x "$rb" ] || { echo "$rb is missing: the ResticBackups construct installs it at boot" >&2; exit 78; }';
-const API_HEALTH = 'http://127.0.0.1:8080/health';
 
-/** Quotes one word for POSIX sh. */
+/** Quotes one word for POSIX sh. Control characters (a newline ends a line of the script) are refused. */
 export function quote(word: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(word)) throw new Error(`refusing to quote a word with a control character for the host's shell: ${JSON.stringify(word)}`);
   return `'${word.replace(/'/g, '\'\\\'\'')}'`;
 }
 
-export function status(units: string[]): string[] {
+/** The API's health URL on the host, as the host's instance tag gives it (checked before it reaches the shell). */
+export function localHealthUrl(url: string): string {
+  if (!/^http:\/\/127\.0\.0\.1:\d{2,5}\/[A-Za-z0-9._~\/-]*$/.test(url)) {
+    throw new OpsError(`The host's health URL tag "${url}" is not http://127.0.0.1:PORT/PATH.`,
+      'The tag is set by GravitonDataHost from apiPort and apiHealthPath: deploy the stack again with the current constructs, or fix the tag.');
+  }
+  return url;
+}
+
+export function status(service: string, names: UnitName[]): string[] {
+  const units = names.map((n) => unit(service, n));
   const lines = [
     `for u in ${units.join(' ')}; do printf '%-20s %s\\n' "$u" "$(systemctl is-active "$u" || true)"; done`,
     'echo',
     ...units.map((u) => `systemctl status --no-pager --lines=10 ${u} || true`),
   ];
-  if (units.includes(SERVICES.postgresql)) {
+  if (names.includes('postgresql')) {
     lines.push('echo; echo "PostgreSQL connections: $(runuser -u postgres -- psql -XAtc \'SELECT count(*) FROM pg_stat_activity\' 2>&1)"');
   }
-  if (units.includes(SERVICES.redis)) {
-    lines.push(`echo; ${LIB}; REDISCLI_AUTH="$(secret redis-password)" "$(redis_cli_bin)" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning INFO memory | grep -E '^(used_memory_human|maxmemory_human)' || true`);
+  if (names.includes('redis')) {
+    lines.push(`echo; ${lib(service)}; REDISCLI_AUTH="$(secret redis-password)" "$(redis_cli_bin)" -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning INFO memory | grep -E '^(used_memory_human|maxmemory_human)' || true`);
   }
   // Any unit not active makes the command fail, so the CLI exits non-zero.
   lines.push(`for u in ${units.join(' ')}; do systemctl is-active --quiet "$u" || { echo "$u is not active" >&2; exit 3; }; done`);
   return lines;
 }
 
-export function restart(unit: string): string[] {
-  if (unit === SERVICES.api) {
-    // deploy-api.sh restarts the API and fails unless the new process answers /health.
-    return deployApi();
+export function restart(service: string, name: UnitName): string[] {
+  if (name === 'api') {
+    // deploy-api.sh restarts the API and fails unless the new process answers its health check.
+    return deployApi(service);
   }
+  const u = unit(service, name);
   return [
-    `systemctl restart ${unit}`,
-    `systemctl is-active --quiet ${unit} || { systemctl status --no-pager --lines=30 ${unit}; exit 1; }`,
-    `echo "${unit} restarted: $(systemctl show -p ActiveEnterTimestamp --value ${unit})"`,
+    `systemctl restart ${u}`,
+    `systemctl is-active --quiet ${u} || { systemctl status --no-pager --lines=30 ${u}; exit 1; }`,
+    `echo "${u} restarted: $(systemctl show -p ActiveEnterTimestamp --value ${u})"`,
   ];
 }
 
@@ -63,8 +84,13 @@ export function diskAndMemory(): string[] {
   ];
 }
 
-export function hostHealth(): string[] {
-  return [`curl -sS -m 5 -w '\\nHTTP %{http_code} in %{time_total}s\\n' ${API_HEALTH}`];
+export function hostHealth(healthUrl: string): string[] {
+  return [`curl -sS -m 5 -w '\\nHTTP %{http_code} in %{time_total}s\\n' ${quote(localHealthUrl(healthUrl))}`];
+}
+
+/** Waits up to 5 minutes for the API after a boot; on failure, the end of the boot unit's journal. */
+export function waitForApi(service: string, healthUrl: string): string[] {
+  return [`for _ in $(seq 60); do curl -fsS -m 5 ${quote(localHealthUrl(healthUrl))} && exit 0; sleep 5; done; journalctl -u ${unit(service, 'boot')} -n 20 --no-pager >&2; exit 1`];
 }
 
 export function backupNow(source?: string): string[] {
@@ -102,9 +128,9 @@ export function drill(database?: string): string[] {
   return [RESTIC_BACKUPS, `"$rb" drill${database ? ` --database ${quote(database)}` : ''}`];
 }
 
-export function redisFlush(): string[] {
+export function redisFlush(service: string): string[] {
   return [
-    LIB,
+    lib(service),
     'cli="$(redis_cli_bin)"',
     // Assigned apart from `export`, so that a missing secret fails the script.
     'REDISCLI_AUTH="$(secret redis-password)"',
@@ -115,6 +141,6 @@ export function redisFlush(): string[] {
   ];
 }
 
-export function deployApi(): string[] {
-  return [`bash "\${ZMANIM_HOST_DIR:-${HOST_DIR}}/deploy-api.sh"`];
+export function deployApi(service: string): string[] {
+  return [`bash ${hostDir(service)}/deploy-api.sh`];
 }

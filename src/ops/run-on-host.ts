@@ -28,7 +28,7 @@ const OUTPUT_LIMIT = 24000;
  * the exit code, the end of its stderr and what to do.
  */
 export async function runOnHost(ctx: OpsContext, run: HostRun): Promise<HostResult> {
-  const instanceId = await ctx.output('instanceId');
+  const { instanceId } = await ctx.host();
   const { io } = ctx;
   const started = io.now().getTime();
   const sent = await aws('ssm:SendCommand', ctx.region, () => ctx.clients.ssm.send(new SendCommandCommand({
@@ -80,16 +80,17 @@ export async function runOnHost(ctx: OpsContext, run: HostRun): Promise<HostResu
 }
 
 /**
- * The lines Run Command runs. AWS-RunShellScript hands them to `sh`; they are written to a
- * file (a quoted here-document keeps them readable in the console) and run by bash (lib.sh
- * is bash) with stdin closed, so no command can read the rest of the script as input.
+ * The lines Run Command runs. AWS-RunShellScript hands them to `sh`. The script travels
+ * base64-encoded (an alphabet that cannot end a quote, a here-document or a line), is
+ * written to a file and run by bash (lib.sh is bash) with stdin closed, so no command can
+ * read the rest of the script as input. Nothing the operator typed is ever shell syntax
+ * here: a value that could end a here-document delimiter ran as root before.
  */
 export function hostScript(commands: string[]): string[] {
+  const encoded = Buffer.from(`${commands.join('\n')}\n`, 'utf8').toString('base64');
   return [
     'script="$(mktemp)"',
-    "cat >\"$script\" <<'SHTETL_OPS'",
-    ...commands,
-    'SHTETL_OPS',
+    `printf '%s' '${encoded}' | base64 -d >"$script"`,
     'rc=0; bash -e "$script" </dev/null || rc=$?',
     'rm -f "$script"',
     'exit "$rc"',

@@ -1,6 +1,7 @@
 /**
  * The `shtetl-ops` bin as the package ships it: bundled by the projen task `bundle:ops`,
- * run with node against a local stand-in for the CloudFormation endpoint.
+ * run with node against a local stand-in for the AWS endpoints (EC2's query API, and the
+ * JSON APIs of the Tagging API and CloudWatch Logs), for a service that is not zmanim.
  */
 import { execSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -16,7 +17,37 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'shtetl-ops-bundle-'));
 const bundle = path.join(work, 'shtetl-ops.js');
 let server: http.Server;
 let endpoint: string;
-const requests: string[] = [];
+const requests: { target: string; body: string }[] = [];
+
+/** What the stand-in answers, by the API action asked for. */
+function answer(target: string, body: string): { type: string; body: string } {
+  if (body.includes('Action=DescribeInstances')) {
+    const tags = { 'shtetl:service': 'kehilla', 'shtetl:data-host': 'c8host', 'aws:cloudformation:stack-name': 'KehillaProdCompute' };
+    return {
+      type: 'text/xml',
+      body: '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId>'
+        + '<instancesSet><item><instanceId>i-0bundle</instanceId><instanceState><code>16</code><name>running</name></instanceState><tagSet>'
+        + Object.entries(tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join('')
+        + '</tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>',
+    };
+  }
+  if (target.endsWith('.GetResources')) {
+    return {
+      type: 'application/x-amz-json-1.1',
+      body: JSON.stringify({
+        PaginationToken: '',
+        ResourceTagMappingList: [{
+          ResourceARN: 'arn:aws:logs:eu-central-1:111111111111:log-group:KehillaProdCompute-HostApiLogs-X1',
+          Tags: [{ Key: 'shtetl:service', Value: 'kehilla' }, { Key: 'shtetl:log', Value: 'api' }],
+        }],
+      }),
+    };
+  }
+  if (target.endsWith('.FilterLogEvents')) {
+    return { type: 'application/x-amz-json-1.1', body: JSON.stringify({ events: [{ eventId: '1', timestamp: Date.now(), message: 'kehilla-api listening on :9000' }] }) };
+  }
+  return { type: 'application/x-amz-json-1.1', body: '{}' };
+}
 
 beforeAll(async () => {
   const tasks = JSON.parse(fs.readFileSync(path.join(root, '.projen/tasks.json'), 'utf8')).tasks;
@@ -25,17 +56,15 @@ beforeAll(async () => {
   expect(tasks.bundle.steps).toEqual(expect.arrayContaining([{ spawn: 'bundle:ops' }]));
   const command: string = task.steps[0].exec;
   execSync(command.replace('--outfile=assets/ops/shtetl-ops.js', `--outfile=${bundle}`), { cwd: root, stdio: 'pipe' });
-  // CloudFormation's query API, answering DescribeStacks with one stack.
   server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
-      requests.push(body);
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      res.end('<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>'
-        + '<StackName>ZmanimProdCompute</StackName><StackStatus>UPDATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime>'
-        + '<Outputs><member><OutputKey>InstanceId</OutputKey><OutputValue>i-0bundle</OutputValue></member></Outputs>'
-        + '</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>');
+      const target = String(req.headers['x-amz-target'] ?? '');
+      requests.push({ target, body });
+      const reply = answer(target, body);
+      res.writeHead(200, { 'content-type': reply.type });
+      res.end(reply.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -51,7 +80,17 @@ function bin(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bundle, ...args], {
       // Fake credentials for the local endpoint only; stdin is not a terminal.
-      env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL: endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1' },
+      env: {
+        PATH: process.env.PATH,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_REGION: 'eu-central-1',
+        SHTETL_SERVICE: 'kehilla',
+      },
+      // No cdk.json above the temporary directory: the environment names the service.
+      cwd: work,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -70,7 +109,8 @@ test('one self-contained file with a node shebang, without the CDK', () => {
   const external = [...new Set([...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))]
     .filter((name) => !name.startsWith('node:') && !builtins.has(name));
   expect(external).toEqual(['@aws-sdk/signature-v4-crt']);
-  expect(fs.statSync(bundle).size).toBeLessThan(8_000_000);
+  // 4.95 MB when it bundled the SDK's CommonJS builds unminified.
+  expect(fs.statSync(bundle).size).toBeLessThan(2_000_000);
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   expect(pkg.bin).toEqual({ 'shtetl-ops': 'assets/ops/shtetl-ops.js' });
 });
@@ -83,18 +123,30 @@ test('help lists every command and exits 0', async () => {
   }
 });
 
-test('finds the host from the stack outputs, and refuses a destructive command without a terminal', async () => {
+test('finds the host by its tags, and refuses a destructive command without a terminal', async () => {
   const r = await bin(['restart', 'api']);
   expect(r.code).toBe(1);
-  expect(requests[requests.length - 1]).toContain('Action=DescribeStacks');
-  expect(r.stderr).toContain('error: Refusing to restart zmanim-api on i-0bundle');
+  const ec2 = requests[requests.length - 1].body;
+  expect(ec2).toContain('Action=DescribeInstances');
+  expect(decodeURIComponent(ec2)).toContain('Filter.1.Name=tag:shtetl:service&Filter.1.Value.1=kehilla');
+  expect(r.stderr).toContain('error: Refusing to restart kehilla-api on i-0bundle');
   expect(r.stderr).toContain('what to do: Re-run it in a terminal to be asked, or add --yes');
+});
+
+test('finds a log group with the Tagging API and reads it', async () => {
+  const r = await bin(['logs', 'api', '-n', '5']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('kehilla-api listening on :9000');
+  const tagged = requests.find((q) => q.target.endsWith('.GetResources'))!;
+  expect(JSON.parse(tagged.body)).toEqual({ TagFilters: [{ Key: 'shtetl:service', Values: ['kehilla'] }], ResourceTypeFilters: ['logs:log-group'] });
+  expect(JSON.parse(requests[requests.length - 1].body)).toMatchObject({ logGroupName: 'KehillaProdCompute-HostApiLogs-X1' });
 });
 
 test('usage errors exit 2 without calling AWS', async () => {
   const before = requests.length;
   const r = await bin(['logs', 'nginx']);
   expect(r.code).toBe(2);
-  expect(r.stderr).toContain('Unknown service "nginx"');
+  expect(r.stderr).toContain('Unknown unit "nginx"');
   expect(requests.length).toBe(before);
 });

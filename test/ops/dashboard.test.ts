@@ -1,8 +1,10 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { OPS_TAGS } from '../../src/constructs/ops-tags';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
-import { API_RELEASE_OBJECT_KEY, OPS_OUTPUTS } from '../../src/zmanim/outputs';
 import { API_RELEASE_KEY } from '../../src/zmanim/stacks/compute-stack';
 import { DashboardStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
@@ -108,31 +110,24 @@ describe('the dashboard', () => {
   });
 });
 
-describe('the output contract of shtetl-ops (src/zmanim/outputs.ts)', () => {
-  /** Keys whose producer has not landed yet; the test fails once they exist, to be removed from here. */
-  const PENDING: string[] = [];
-  const outputs = new Map<string, string>();
-  for (const stack of allStacks(app)) {
-    for (const key of Object.keys(Template.fromStack(stack).findOutputs('*'))) outputs.set(key, stack.stackName);
-  }
+describe('what shtetl-ops finds in the zmanim app (cdk.json context "shtetl-ops", the host\'s tags)', () => {
+  const cdkJson = JSON.parse(readFileSync(join(__dirname, '../../cdk.json'), 'utf8'));
 
-  test.each(Object.values(OPS_OUTPUTS).map((spec) => [spec.key, spec] as const))('%s is an output of the stack the contract names', (key, spec) => {
-    if (PENDING.includes(key)) {
-      expect(outputs.get(key)).toBeUndefined();
-    } else {
-      expect(outputs.get(key)).toBe(`ZmanimProd${spec.stack}`);
-    }
+  test('cdk.json names the service, region, environment and public health URL the app deploys', () => {
+    expect(cdkJson.context['shtetl-ops']).toEqual({
+      service: 'zmanim',
+      region: config.region,
+      stackPrefix: stacks.compute.stackName.replace(/Compute$/, ''),
+      healthUrl: `https://${config.domain}${config.healthCheckPath}`,
+    });
   });
 
-  test('the keys are unique across the app (the CLI merges the stacks\' outputs)', () => {
-    const all = allStacks(app).flatMap((s) => Object.keys(Template.fromStack(s).findOutputs('*')));
-    const contract = new Set(Object.values(OPS_OUTPUTS).map((s) => s.key));
-    const duplicates = all.filter((k, i) => contract.has(k) && all.indexOf(k) !== i);
-    expect(duplicates).toEqual([]);
-  });
-
-  test('the release key the CLI uploads to is the one the host fetches', () => {
-    expect(API_RELEASE_OBJECT_KEY).toBe(API_RELEASE_KEY);
+  test('the host tells the CLI the release key the host fetches, and its secrets path', () => {
+    const instance = Object.values(Template.fromStack(stacks.compute).findResources('AWS::EC2::Instance'))[0];
+    const tags = Object.fromEntries((instance.Properties.Tags as { Key: string; Value: unknown }[])
+      .map((t) => [t.Key, JSON.stringify(stacks.compute.resolve(t.Value))]));
+    expect(tags[OPS_TAGS.release]).toContain(`/${API_RELEASE_KEY}`);
+    expect(tags[OPS_TAGS.parameterPath]).toBe(JSON.stringify(config.ssmPrefix));
   });
 
   test('the monitoring stack outputs the public URLs from the config', () => {

@@ -27,18 +27,19 @@ function runCommand(commands: string[], env: NodeJS.ProcessEnv): { status: numbe
 
 describe('every script passes shellcheck', () => {
   const scripts: { [name: string]: string[] } = {
-    'status': host.status(Object.values(host.SERVICES)),
-    'restart api': host.restart('zmanim-api'),
-    'restart redis': host.restart('zmanim-redis'),
+    'status': host.status('kehilla', [...host.UNITS]),
+    'restart api': host.restart('kehilla', 'api'),
+    'restart redis': host.restart('kehilla', 'redis'),
     'resources': host.diskAndMemory(),
-    'health': host.hostHealth(),
+    'health': host.hostHealth('http://127.0.0.1:9000/healthz'),
+    'wait for the api': host.waitForApi('kehilla', 'http://127.0.0.1:9000/healthz'),
     'backup': host.backupNow(),
     'backup one': host.backupNow("app'; reboot; '"),
     'snapshots': host.snapshots('app'),
     'restore': host.restore({ snapshot: 'abc', before: '2026-11-25 12:00', database: 'zmanim' }),
     'drill': host.drill('zmanim'),
-    'redis flush': host.redisFlush(),
-    'deploy api': host.deployApi(),
+    'redis flush': host.redisFlush('kehilla'),
+    'deploy api': host.deployApi('kehilla'),
   };
 
   test.each(Object.entries(scripts))('%s', (name, commands) => {
@@ -75,8 +76,8 @@ describe('redis-flush against a real Redis, through lib.sh', () => {
 
   test('empties the cache and reports the key counts, without printing the password', () => {
     cli('MSET', 'zmanim:a', '1', 'zmanim:b', '2', 'zmanim:c', '3');
-    const r = runCommand(host.redisFlush(), {
-      ZMANIM_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: secrets, ZMANIM_REDIS_PORT: String(port),
+    const r = runCommand(host.redisFlush('zmanim'), {
+      SHTETL_OPS_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: secrets, ZMANIM_REDIS_PORT: String(port),
     });
     expect(r.stderr).not.toContain(password);
     expect(r.stdout).not.toContain(password);
@@ -87,7 +88,7 @@ describe('redis-flush against a real Redis, through lib.sh', () => {
   });
 
   test('a missing password fails with lib.sh\'s message', () => {
-    const r = runCommand(host.redisFlush(), { ZMANIM_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: path.join(work, 'empty'), ZMANIM_REDIS_PORT: String(port) });
+    const r = runCommand(host.redisFlush('zmanim'), { SHTETL_OPS_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: path.join(work, 'empty'), ZMANIM_REDIS_PORT: String(port) });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('secret redis-password is missing');
   });
@@ -171,5 +172,43 @@ describe('backup, snapshots, drill and restore against restic-backups', () => {
     const r = runCommand(host.drill(), { ...env(), RESTIC_BACKUPS_BIN: path.join(work, 'missing') });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('the ResticBackups construct installs it at boot');
+  });
+});
+
+describe('operator input never becomes shell on the host (issue 14: here-document injection)', () => {
+  const marker = path.join(work, 'pwned');
+  afterEach(() => fs.rmSync(marker, { force: true }));
+
+  test('the script travels base64-encoded: a value holding the old here-document delimiter and a command stays data', () => {
+    // A multi-line quoted word is valid bash; with the here-document it ended the script at
+    // SHTETL_OPS and ran the next line as root.
+    const word = `x\nSHTETL_OPS\ntouch ${marker}`;
+    const r = runCommand([`printf '%s\\n' '${word}'`], {});
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${word}\n`);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  test('what runs as sh is fixed: only base64 varies', () => {
+    const lines = hostScript(['echo "$HOME"', "it's", 'SHTETL_OPS', '`reboot`']);
+    expect(lines).toHaveLength(5);
+    expect(lines[1]).toMatch(/^printf '%s' '[A-Za-z0-9+/=]+' \| base64 -d >"\$script"$/);
+    expect(lines.filter((_, i) => i !== 1)).toEqual(hostScript(['true']).filter((_, i) => i !== 1));
+  });
+
+  test('quote() refuses control characters, so a newline can never end a line of a command', () => {
+    expect(() => host.quote(`x\nSHTETL_OPS\ntouch ${marker}`)).toThrow(/control character/);
+    expect(() => host.restore({ snapshot: 'x\rreboot' })).toThrow(/control character/);
+    expect(host.quote("it's")).toBe("'it'\\''s'");
+  });
+
+  test('a restore with a hostile snapshot value runs nothing but restic-backups, which gets it as one argument', () => {
+    const script = path.join(work, 'fake-restic-backups');
+    fs.writeFileSync(script, '#!/bin/sh\nprintf "%s|" "$@"\n', { mode: 0o755 });
+    const r = runCommand(host.restore({ snapshot: `1a'; touch ${marker}; '`, database: 'kehilla_app' }), { RESTIC_BACKUPS_BIN: script });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`restore|--snapshot|1a'; touch ${marker}; '|--database|kehilla_app|`);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 });

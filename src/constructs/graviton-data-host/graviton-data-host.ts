@@ -14,6 +14,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { HostFile, IManagedHost } from './managed-host';
+import { tagDataHostForOperations } from './ops-tagging';
 import { suppressNag } from '../../internal/nag';
 
 /** The host scripts, units and configuration that every instance runs (shipped as an S3 asset). */
@@ -388,6 +389,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     this.publicIp = eip.attrPublicIp;
 
     this.tagResources();
+    tagDataHostForOperations({ instance: this.instance, hostTag: this.hostTag, logGroups: this.logGroups, parameterPath: props.secretsParameterPath, apiPort: this.apiPort, apiHealthPath: props.apiHealthPath ?? '/health', databaseName, databaseUser, releaseBucket: props.releaseBucket, releaseKey });
     this.grantHostPermissions(stack, releaseKey, props.releaseBucket);
     this.addSecretNames(...HOST_SECRETS, ...this.apiSecretNames, ...(props.additionalSecretNames ?? []));
 

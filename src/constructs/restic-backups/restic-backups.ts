@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Arn, Aws, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import { Arn, Aws, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { suppressNag } from '../../internal/nag';
 import { HostFile, IManagedHost } from '../graviton-data-host/managed-host';
+import { OPS_TAGS } from '../ops-tags';
 
 /** The host script; read at synth time (the build copies host/ beside the compiled module). */
 const SCRIPT_PATH = join(__dirname, 'host', 'restic-backups');
@@ -351,6 +352,8 @@ export class ResticBackups extends Construct {
       }],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    // shtetl-ops finds the repository (and its replica, from the replication rule) by this tag.
+    Tags.of(this.bucket).add(OPS_TAGS.backups, this.prefix);
     if (!props.serverAccessLogsBucket) {
       suppressNag(this.bucket, [{
         id: 'AwsSolutions-S1',

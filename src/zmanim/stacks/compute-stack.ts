@@ -106,7 +106,7 @@ export class ComputeStack extends Stack {
         + `--comment "deploy zmanim-api" --parameters 'commands=["${this.host.deployApiCommand}"]'`,
       description: 'Deploys the API release now in the release bucket (README, GravitonDataHost)',
     });
-    // Read by shtetl-ops (src/zmanim/outputs.ts).
+    // For people and scripts; shtetl-ops finds the same by the constructs' tags.
     new CfnOutput(this, 'SecretsParameterPath', { value: config.ssmPrefix, description: 'SSM path of the secrets' });
     for (const [name, group] of Object.entries(this.host.logGroups)) {
       new CfnOutput(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}LogGroupName`, { value: group.logGroupName, description: `Log group of ${name}` });

@@ -15,8 +15,9 @@ export interface MonitoringStackProps extends StackProps {
 }
 
 /**
- * The regional alarm topic every construct's alarms notify, and the public URLs the
- * operations CLI checks (outputs `SiteUrl`, `ApiHealthUrl`, `AlarmTopicArn`: src/zmanim/outputs.ts).
+ * The regional alarm topic every construct's alarms notify, and the public URLs (outputs
+ * `SiteUrl`, `ApiHealthUrl`, `AlarmTopicArn`; `shtetl-ops health` reads the health URL from
+ * cdk.json, context "shtetl-ops").
  */
 export class MonitoringStack extends Stack {
   public readonly alarmTopic: sns.ITopic;
