@@ -746,5 +746,7 @@ function validate(props: OriginVerifiedHttpApiProps): Settings {
   if ((props.hostRefreshCommands ?? []).length > 0 && !props.hostParameterName) {
     fail('hostRefreshCommands is set without hostParameterName: the host would reload a value nobody wrote. Set hostParameterName.');
   }
-  return { port, headerName, paths, protectedPaths, rateLimit, burstLimit, integrationTimeout, cacheTtl, protectedRouteCacheTtl, previousGrace, rotationInterval };
+  return {
+    port, headerName, paths, protectedPaths, rateLimit, burstLimit, integrationTimeout, cacheTtl, protectedRouteCacheTtl, previousGrace, rotationInterval,
+  };
 }
