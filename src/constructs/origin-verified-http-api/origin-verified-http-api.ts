@@ -463,7 +463,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
         authorizerName: 'origin-verify-jwt',
         identitySource: [`$request.header.${this.headerName}`, '$request.header.Authorization'],
         responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
-        resultsCacheTtl: settings.protectedRouteCacheTtl,
+        resultsCacheTtl: protectedRouteCacheTtl(props, settings.cacheTtl),
       })
       : undefined;
 
@@ -652,7 +652,6 @@ interface Settings {
   readonly burstLimit: number;
   readonly integrationTimeout: Duration;
   readonly cacheTtl: Duration;
-  readonly protectedRouteCacheTtl: Duration;
   readonly previousGrace: Duration;
   readonly rotationInterval: Duration;
 }
@@ -718,11 +717,6 @@ function validate(props: OriginVerifiedHttpApiProps): Settings {
     // The rotation waits one TTL inside a Lambda invocation before CloudFront switches.
     fail(`cacheTtl must be from 0 to 5 minutes (got ${cacheTtl.toHumanString()}): each rotation waits one TTL before CloudFront sends the new value.`);
   }
-  const protectedRouteCacheTtl = props.protectedRouteCacheTtl ?? Duration.seconds(0);
-  if (protectedRouteCacheTtl.toSeconds() < 0 || protectedRouteCacheTtl.toSeconds() > cacheTtl.toSeconds()) {
-    // A longer cache would keep allowing an origin value past the rotation's grace period.
-    fail(`protectedRouteCacheTtl must be from 0 to cacheTtl (${cacheTtl.toHumanString()}) (got ${protectedRouteCacheTtl.toHumanString()}).`);
-  }
   const previousGrace = props.previousValueGracePeriod ?? Duration.hours(1);
   if (previousGrace.toSeconds() < cacheTtl.toSeconds()) {
     fail(`previousValueGracePeriod (${previousGrace.toHumanString()}) must be at least cacheTtl (${cacheTtl.toHumanString()}), or edges still sending the old value would be refused.`);
@@ -746,7 +740,15 @@ function validate(props: OriginVerifiedHttpApiProps): Settings {
   if ((props.hostRefreshCommands ?? []).length > 0 && !props.hostParameterName) {
     fail('hostRefreshCommands is set without hostParameterName: the host would reload a value nobody wrote. Set hostParameterName.');
   }
-  return {
-    port, headerName, paths, protectedPaths, rateLimit, burstLimit, integrationTimeout, cacheTtl, protectedRouteCacheTtl, previousGrace, rotationInterval,
-  };
+  return { port, headerName, paths, protectedPaths, rateLimit, burstLimit, integrationTimeout, cacheTtl, previousGrace, rotationInterval };
+}
+
+/** The decision cache of protected routes: at most cacheTtl (see `protectedRouteCacheTtl`). */
+function protectedRouteCacheTtl(props: OriginVerifiedHttpApiProps, cacheTtl: Duration): Duration {
+  const ttl = props.protectedRouteCacheTtl ?? Duration.seconds(0);
+  if (ttl.toSeconds() < 0 || ttl.toSeconds() > cacheTtl.toSeconds()) {
+    // A longer cache would keep allowing an origin value past the rotation's grace period.
+    throw new Error(`OriginVerifiedHttpApi: protectedRouteCacheTtl must be from 0 to cacheTtl (${cacheTtl.toHumanString()}) (got ${ttl.toHumanString()}).`);
+  }
+  return ttl;
 }
