@@ -24,11 +24,14 @@ import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient 
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerResult } from 'aws-lambda';
 
 // jose is an ES module; this file compiles to CommonJS (jsii), so it is loaded with import(),
-// which esbuild resolves into the bundle.
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
+// which esbuild resolves into the bundle. Only the three parts used, to keep the bundle small.
+type Jose = typeof import('jose/jwt/verify', { with: { 'resolution-mode': 'import' } })
+  & typeof import('jose/jwks/remote', { with: { 'resolution-mode': 'import' } })
+  & { errors: typeof import('jose/errors', { with: { 'resolution-mode': 'import' } }) };
 type KeySet = ReturnType<Jose['createRemoteJWKSet']>;
 let jose: Promise<Jose> | undefined;
-const loadJose = (): Promise<Jose> => (jose ??= import('jose'));
+const loadJose = (): Promise<Jose> => (jose ??= Promise.all([import('jose/jwt/verify'), import('jose/jwks/remote'), import('jose/errors')])
+  .then(([verify, remote, errors]) => ({ ...verify, ...remote, errors })));
 
 const client = new SecretsManagerClient({});
 
