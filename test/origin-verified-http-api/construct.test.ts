@@ -283,6 +283,17 @@ describe('OriginVerifiedHttpApi', () => {
     expect(actions('ssm:SendCommand')[0].Resource).toHaveLength(2);
   });
 
+  test('only this account\'s Secrets Manager may invoke the rotation, and only for this secret', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((r) => r.Properties).filter((p) => p.Principal === 'secretsmanager.amazonaws.com');
+    expect(permissions).toEqual([expect.objectContaining({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [expect.stringMatching(/ApiRotation/), 'Arn'] },
+      SourceAccount: '123456789012',
+      SourceArn: { Ref: expect.stringMatching(/ApiSecret/) },
+    })]);
+  });
+
   test('alarms for 5xx, latency, authorizer and rotation failures notify the topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.map((a) => a.MetricName ?? a.Metrics).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Latency']);

@@ -396,6 +396,14 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
       rotateImmediatelyOnUpdate: true,
     });
     schedule.node.addDependency(store);
+    // Secrets Manager may invoke the rotation for this secret in this account only (the
+    // schedule's grant has no condition: any account's Secrets Manager could otherwise).
+    for (const child of rotationFn.node.children) {
+      if (child instanceof lambda.CfnPermission && child.principal === 'secretsmanager.amazonaws.com') {
+        child.sourceAccount = stack.account;
+        child.sourceArn = secret.secretArn;
+      }
+    }
 
     // The backend: a VPC link whose security group is the only source of the host's port,
     // and the host in a Cloud Map HTTP namespace (no hosted zone, no hourly charge).
