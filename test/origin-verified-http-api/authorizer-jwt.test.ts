@@ -10,8 +10,13 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { FakeHost } from './fake-host';
+import { OriginVerifiedHttpApi } from '../../src/constructs/origin-verified-http-api';
 
 type Handler = typeof import('../../src/constructs/origin-verified-http-api/origin-verify-authorizer.lambda');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -235,6 +240,36 @@ describe('routes and keys', () => {
     jest.spyOn(Date, 'now').mockReturnValue(realNow + 31_000);
     expect(await viaCloudFront(bearer(sign(claims(), { key: nextKey.privateKey, kid: 'key-2' })))).toEqual(allowed);
     expect(served.jwks).toBe(2);
+  });
+});
+
+describe('with the environment the construct gives the function', () => {
+  test('every route the API has gets the check its authorizer promises: token routes refuse a request without a token', async () => {
+    const stack = new Stack(new App(), 'Api', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    new OriginVerifiedHttpApi(stack, 'Api', {
+      vpc,
+      host: new FakeHost(stack, 'Host', vpc),
+      paths: { '/backend/api/v1': '/api/v1', '/backend/swagger': '/swagger' },
+      protectedPaths: ['/backend/api/v1/admin', '/backend/api/v1/publisher'],
+      jwtIssuer: 'https://issuer.example.com',
+      jwtAudience: [AUDIENCE],
+    });
+    const template = Template.fromStack(stack);
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => /request authorizer/.test(r.Properties.Description))!;
+    const { SECRET_ID: _secretRef, ...env } = fn.Properties.Environment.Variables as Record<string, string>;
+    Object.assign(process.env, env);
+    const authorizers = template.findResources('AWS::ApiGatewayV2::Authorizer');
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
+    expect(routes).toHaveLength(8);
+    for (const route of routes) {
+      const needsToken = authorizers[route.AuthorizerId.Ref].Properties.IdentitySource.includes('$request.header.Authorization');
+      const logged = logs.length;
+      expect([route.RouteKey, await viaCloudFront(undefined, route.RouteKey)]).toEqual([route.RouteKey, needsToken ? denied : allowed]);
+      expect(logs.slice(logged).map((l) => JSON.parse(l).reason)).toEqual(needsToken ? ['missing token'] : []);
+    }
+    expect(routes.filter((r) => authorizers[r.AuthorizerId.Ref].Properties.IdentitySource.length === 2).map((r) => r.RouteKey).sort())
+      .toEqual(['ANY /backend/api/v1/admin', 'ANY /backend/api/v1/admin/{proxy+}', 'ANY /backend/api/v1/publisher', 'ANY /backend/api/v1/publisher/{proxy+}']);
   });
 });
 
