@@ -7,7 +7,7 @@ import { synthZmanimApp } from './app-fixture';
  */
 test('fleet instances may get the asset objects only, not list or read the staging bucket', () => {
   const { stacks } = synthZmanimApp({ capacityProfile: 'managed', managed: {} });
-  const template = Template.fromStack(stacks.fleet);
+  const template = Template.fromStack(stacks.fleet!);
   const statements = Object.values(template.findResources('AWS::IAM::Policy'))
     .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
   const staging = statements.filter((s) => JSON.stringify(s.Resource).includes('cdk-hnb659fds-assets'));
