@@ -69,7 +69,8 @@ describe('OriginVerifiedHttpApi', () => {
   });
 
   test('every route has a Lambda request authorizer: protected prefixes the one keyed on origin header and token', () => {
-    const byName: Record<string, any> = Object.fromEntries(Object.entries(authorizersById).map(([id, r]) => [r.Properties.Name, { id, ...r.Properties }]));
+    const byName: Record<string, any> = Object.fromEntries(Object.entries(authorizersById)
+      .map(([id, r]) => [r.Properties.Name, { id, ...r.Properties }]));
     expect(Object.keys(byName).sort()).toEqual(['origin-verify', 'origin-verify-jwt']);
     // No JWT authorizer of API Gateway: it would not check the origin header.
     expect(Object.values(byName).map((a) => a.AuthorizerType)).toEqual(['REQUEST', 'REQUEST']);
