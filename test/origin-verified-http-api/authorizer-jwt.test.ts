@@ -144,6 +144,15 @@ describe('through CloudFront with a good token', () => {
     expect(await viaCloudFront(bearer(sign(claims({ aud: undefined, client_id: AUDIENCE }))))).toEqual(allowed);
   });
 
+  test('signed with ES256 by an EC key of the issuer', async () => {
+    const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    keys = [...keys, { ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', alg: 'ES256', use: 'sig' }];
+    const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: 'ec-1' }));
+    const input = `${header}.${b64url(JSON.stringify(claims()))}`;
+    const signature = crypto.sign('sha256', Buffer.from(input), { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+    expect(await viaCloudFront(bearer(`${input}.${b64url(signature)}`))).toEqual(allowed);
+  });
+
   test('within 30 s of clock skew on exp, nbf and iat', async () => {
     expect(await viaCloudFront(bearer(sign(claims({ exp: nowSeconds() - 20 }))))).toEqual(allowed);
     expect(await viaCloudFront(bearer(sign(claims({ nbf: nowSeconds() + 20, iat: nowSeconds() + 20 }))))).toEqual(allowed);
