@@ -281,6 +281,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
   constructor(scope: Construct, id: string, props: OriginVerifiedHttpApiProps) {
     super(scope, id);
     const settings = validate(props);
+    const protectedCacheTtl = protectedRouteCacheTtl(props, settings.cacheTtl);
     this.headerName = settings.headerName;
     const stack = Stack.of(this);
 
@@ -471,7 +472,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
         authorizerName: 'origin-verify-jwt',
         identitySource: [`$request.header.${this.headerName}`, '$request.header.Authorization'],
         responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
-        resultsCacheTtl: protectedRouteCacheTtl(props, settings.cacheTtl),
+        resultsCacheTtl: protectedCacheTtl,
       })
       : undefined;
 
