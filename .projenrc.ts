@@ -54,6 +54,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sqs',
     // CloudFront KeyValueStore writes must be SigV4A-signed; the rotation handler bundles it.
     '@smithy/signature-v4a',
+    // JWT verification (JWKS fetch and cache, RS256/ES256) in the API's request authorizer.
+    'jose@^6.2.18',
     // Tests: SDK mocks, an S3-compatible server for restic, workflow and YAML checks.
     'aws-sdk-client-mock',
     'aws-sdk-client-mock-jest',

@@ -118,4 +118,11 @@ const wrongHeader = integ.assertions.httpApiCall(`${api.url}backend/api/v1/healt
 const protectedRoute = integ.assertions.httpApiCall(`${site}/backend/api/v1/admin/users`)
   .expect(ExpectedResult.objectLike({ status: 401 }));
 
-health.next(swagger).next(direct).next(wrongHeader).next(protectedRoute);
+// Protected routes need the origin header too: a direct call with a token is refused.
+const directWithToken = integ.assertions.httpApiCall(`${api.url}backend/api/v1/admin/users`, { headers: { authorization: 'Bearer not-checked-before-the-origin' } })
+  .expect(ExpectedResult.objectLike({ status: 401 }));
+const wrongHeaderWithToken = integ.assertions.httpApiCall(`${api.url}backend/api/v1/admin/users`, {
+  headers: { 'authorization': 'Bearer not-checked-before-the-origin', 'x-origin-verify': 'not-the-value' },
+}).expect(ExpectedResult.objectLike({ status: 403 }));
+
+health.next(swagger).next(direct).next(wrongHeader).next(protectedRoute).next(directWithToken).next(wrongHeaderWithToken);

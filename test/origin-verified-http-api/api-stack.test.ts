@@ -53,19 +53,31 @@ describe('zmanim ApiStack', () => {
     expect(computeIngress).toEqual([]);
   });
 
-  test('the seed URLs map to the Go API and the protected groups use the Clerk JWT', () => {
+  test('the seed URLs map to the Go API; the protected groups need the origin header and the Clerk JWT', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
-    const byKey = Object.fromEntries(routes.map((r) => [r.RouteKey, r.AuthorizationType]));
-    expect(byKey['ANY /backend/api/v1/health']).toBe('CUSTOM');
-    expect(byKey['ANY /backend/swagger/{proxy+}']).toBe('CUSTOM');
-    expect(byKey['ANY /backend/api/v1/{proxy+}']).toBe('CUSTOM');
-    for (const group of ['admin', 'publisher', 'external', 'auth']) {
-      expect(byKey[`ANY /backend/api/v1/${group}`]).toBe('JWT');
-      expect(byKey[`ANY /backend/api/v1/${group}/{proxy+}`]).toBe('JWT');
+    const authorizers = template.findResources('AWS::ApiGatewayV2::Authorizer');
+    const byKey = Object.fromEntries(routes.map((r) => [r.RouteKey, authorizers[r.AuthorizerId.Ref].Properties]));
+    for (const key of ['ANY /backend/api/v1/health', 'ANY /backend/swagger/{proxy+}', 'ANY /backend/api/v1/{proxy+}']) {
+      expect(byKey[key]).toMatchObject({ AuthorizerType: 'REQUEST', IdentitySource: ['$request.header.x-origin-verify'] });
     }
-    expect(routes.every((r) => r.AuthorizationType !== 'NONE' && r.AuthorizerId)).toBe(true);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      JwtConfiguration: { Issuer: 'https://clerk.zmanim.shtetl.io', Audience: ['https://zmanim.shtetl.io'] },
+    for (const group of ['admin', 'publisher', 'external', 'auth']) {
+      for (const key of [`ANY /backend/api/v1/${group}`, `ANY /backend/api/v1/${group}/{proxy+}`]) {
+        expect(byKey[key]).toMatchObject({
+          AuthorizerType: 'REQUEST',
+          IdentitySource: ['$request.header.x-origin-verify', '$request.header.Authorization'],
+          AuthorizerResultTtlInSeconds: 0,
+        });
+        expect(apiStack.api.protectedRouteKeys).toContain(key);
+      }
+    }
+    expect(routes.every((r) => r.AuthorizationType === 'CUSTOM' && r.AuthorizerId)).toBe(true);
+    // No JWT-only authorizer is left: every route checks the origin header.
+    expect(Object.values(authorizers).map((a) => a.Properties.AuthorizerType)).toEqual(['REQUEST', 'REQUEST']);
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => /request authorizer/.test(r.Properties.Description))!;
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      JWT_ISSUER: 'https://clerk.zmanim.shtetl.io',
+      JWT_AUDIENCE: '["https://zmanim.shtetl.io"]',
+      PROTECTED_ROUTE_KEYS: JSON.stringify(apiStack.api.protectedRouteKeys),
     });
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://zmanim.shtetl.io'] }) });
   });

@@ -1,8 +1,14 @@
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler, resetCache } from '../../src/constructs/origin-verified-http-api/origin-verify-authorizer.lambda';
+
+// The deployed bundle itself (esbuild output of origin-verify-authorizer.lambda.ts with jose
+// inside; `npx projen bundle` builds it). The AWS SDK stays external, so the mock reaches it.
+type Handler = typeof import('../../src/constructs/origin-verified-http-api/origin-verify-authorizer.lambda');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { handler, resetCache }: Handler = require(path.join(__dirname, '../../assets/constructs/origin-verified-http-api/origin-verify-authorizer.lambda/index.js'));
 
 const sm = mockClient(SecretsManagerClient);
 // The module object itself (the TypeScript namespace import is frozen), for spying.

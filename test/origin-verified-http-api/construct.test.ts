@@ -68,60 +68,96 @@ describe('OriginVerifiedHttpApi', () => {
     expect(compute.dependencies).toEqual([]);
   });
 
-  test('every route has an authorizer; protected prefixes use JWT, all others origin-verify', () => {
-    const jwtId = Object.entries(authorizersById).find(([, r]) => r.Properties.AuthorizerType === 'JWT')![0];
-    const lambdaId = Object.entries(authorizersById).find(([, r]) => r.Properties.AuthorizerType === 'REQUEST')![0];
+  test('every route has a Lambda request authorizer: protected prefixes the one keyed on origin header and token', () => {
+    const byName: Record<string, any> = Object.fromEntries(Object.entries(authorizersById)
+      .map(([id, r]) => [r.Properties.Name, { id, ...r.Properties }]));
+    expect(Object.keys(byName).sort()).toEqual(['origin-verify', 'origin-verify-jwt']);
+    // No JWT authorizer of API Gateway: it would not check the origin header.
+    expect(Object.values(byName).map((a) => a.AuthorizerType)).toEqual(['REQUEST', 'REQUEST']);
     const keys: Record<string, string> = {};
     for (const route of Object.values(routes)) {
       const p = route.Properties;
-      expect(p.AuthorizationType).toMatch(/^(JWT|CUSTOM)$/);
-      expect(p.AuthorizerId).toBeDefined();
-      keys[p.RouteKey] = p.AuthorizationType;
-      const authorizerRef = p.AuthorizerId.Ref;
-      expect(authorizerRef).toBe(p.AuthorizationType === 'JWT' ? jwtId : lambdaId);
+      expect(p.AuthorizationType).toBe('CUSTOM');
+      keys[p.RouteKey] = Object.values(byName).find((a) => a.id === p.AuthorizerId.Ref)!.Name;
     }
     const expected: Record<string, string> = {};
     for (const prefix of Object.keys(ZMANIM_PATHS)) {
-      expected[`ANY ${prefix}`] = 'CUSTOM';
-      expected[`ANY ${prefix}/{proxy+}`] = 'CUSTOM';
+      expected[`ANY ${prefix}`] = 'origin-verify';
+      expected[`ANY ${prefix}/{proxy+}`] = 'origin-verify';
     }
     for (const prefix of PROTECTED) {
-      expected[`ANY ${prefix}`] = 'JWT';
-      expected[`ANY ${prefix}/{proxy+}`] = 'JWT';
+      expected[`ANY ${prefix}`] = 'origin-verify-jwt';
+      expected[`ANY ${prefix}/{proxy+}`] = 'origin-verify-jwt';
     }
     expect(keys).toEqual(expected);
-    expect(api.protectedRouteKeys.sort()).toEqual(Object.keys(expected).filter((k) => expected[k] === 'JWT').sort());
+    expect([...api.protectedRouteKeys].sort()).toEqual(Object.keys(expected).filter((k) => expected[k] === 'origin-verify-jwt').sort());
+    expect([...api.originVerifiedRouteKeys].sort()).toEqual(Object.keys(expected).filter((k) => expected[k] === 'origin-verify').sort());
   });
 
-  test('the JWT authorizer checks issuer and audience from props', () => {
+  test('both authorizers run the one function; API Gateway may invoke it for this API\'s authorizers only', () => {
+    const fnId = Object.entries(template.findResources('AWS::Lambda::Function'))
+      .find(([, r]) => /Origin-verify and JWT request authorizer/.test(r.Properties.Description))![0];
+    for (const a of Object.values(authorizersById)) {
+      expect(JSON.stringify(a.Properties.AuthorizerUri)).toContain(fnId);
+    }
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((r) => r.Properties).filter((p) => p.Principal === 'apigateway.amazonaws.com');
+    expect(permissions).toHaveLength(2);
+    for (const p of permissions) {
+      expect(p.FunctionName).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+      expect(JSON.stringify(p.SourceArn)).toMatch(/\/authorizers\//);
+    }
+  });
+
+  test('protected routes: decisions keyed on the origin header AND the token, not cached by default', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      AuthorizerType: 'JWT',
-      IdentitySource: ['$request.header.Authorization'],
-      JwtConfiguration: { Issuer: 'https://clerk.zmanim.shtetl.io', Audience: ['zmanim'] },
+      Name: 'origin-verify-jwt',
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.x-origin-verify', '$request.header.Authorization'],
+      AuthorizerResultTtlInSeconds: 0,
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
     });
   });
 
-  test('the origin-verify authorizer is keyed on the header and cached', () => {
+  test('open routes: decisions keyed on the origin header and cached', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      Name: 'origin-verify',
       AuthorizerType: 'REQUEST',
       IdentitySource: ['$request.header.x-origin-verify'],
       AuthorizerResultTtlInSeconds: 300,
       EnableSimpleResponses: true,
       AuthorizerPayloadFormatVersion: '2.0',
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('Origin-verify request authorizer'),
-      Architectures: ['arm64'],
-      Runtime: 'nodejs24.x',
-      Environment: {
-        Variables: Match.objectEquals({
-          SECRET_ID: { Ref: Match.stringLikeRegexp('ApiSecret') },
-          HEADER_NAME: 'x-origin-verify',
-          CACHE_TTL_SECONDS: '300',
-          PREVIOUS_GRACE_SECONDS: '3600',
-          AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
-        }),
-      },
+  });
+
+  test('the function gets the secret, the protected route keys, issuer and audience from props', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))
+      .find((r) => /Origin-verify and JWT request authorizer/.test(r.Properties.Description))!.Properties;
+    expect(fn).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x', Timeout: 10 });
+    expect(fn.Environment.Variables).toEqual({
+      SECRET_ID: { Ref: expect.stringMatching(/ApiSecret/) },
+      HEADER_NAME: 'x-origin-verify',
+      CACHE_TTL_SECONDS: '300',
+      PREVIOUS_GRACE_SECONDS: '3600',
+      PROTECTED_ROUTE_KEYS: JSON.stringify(api.protectedRouteKeys),
+      JWT_ISSUER: 'https://clerk.zmanim.shtetl.io',
+      JWT_AUDIENCE: '["zmanim"]',
+      FETCH_TIMEOUT_MS: '3000',
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+    });
+    // The keys the function treats as protected are exactly the routes of the token authorizer.
+    const jwtAuthorizerId = Object.entries(authorizersById).find(([, r]) => r.Properties.Name === 'origin-verify-jwt')![0];
+    const tokenRoutes = Object.values(routes).filter((r) => r.Properties.AuthorizerId.Ref === jwtAuthorizerId).map((r) => r.Properties.RouteKey);
+    expect(JSON.parse(fn.Environment.Variables.PROTECTED_ROUTE_KEYS).sort()).toEqual(tokenRoutes.sort());
+  });
+
+  test('a cache TTL for protected routes can be chosen, up to cacheTtl', () => {
+    const t = Template.fromStack(build({ protectedRouteCacheTtl: Duration.seconds(30) }).stack);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      Name: 'origin-verify-jwt',
+      IdentitySource: ['$request.header.x-origin-verify', '$request.header.Authorization'],
+      AuthorizerResultTtlInSeconds: 30,
     });
   });
 
@@ -248,6 +284,17 @@ describe('OriginVerifiedHttpApi', () => {
     expect(actions('ssm:SendCommand')[0].Resource).toHaveLength(2);
   });
 
+  test('only this account\'s Secrets Manager may invoke the rotation, and only for this secret', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((r) => r.Properties).filter((p) => p.Principal === 'secretsmanager.amazonaws.com');
+    expect(permissions).toEqual([expect.objectContaining({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [expect.stringMatching(/ApiRotation/), 'Arn'] },
+      SourceAccount: '123456789012',
+      SourceArn: { Ref: expect.stringMatching(/ApiSecret/) },
+    })]);
+  });
+
   test('alarms for 5xx, latency, authorizer and rotation failures notify the topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.map((a) => a.MetricName ?? a.Metrics).sort()).toEqual(['5xx', 'Errors', 'Errors', 'Latency']);
@@ -295,6 +342,8 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     const keys = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
     expect(keys.sort()).toEqual([['ANY /backend', 'CUSTOM'], ['ANY /backend/{proxy+}', 'CUSTOM']]);
     t.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    const authorizer = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /request authorizer/.test(r.Properties.Description))!;
+    expect(Object.keys(authorizer.Properties.Environment.Variables)).not.toContain('PROTECTED_ROUTE_KEYS');
     const rotation = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
     expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['ACCEPT_DELAY_SECONDS', 'AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_ENTRY']);
     for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(a.Properties.AlarmActions).toBeUndefined();
@@ -368,6 +417,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     ['refresh without parameter', { hostParameterName: undefined }, /hostRefreshCommands is set without hostParameterName/],
     ['both a host and a listener', { backendListener: {} as any }, /Give exactly one backend: host \(one instance\) or backendListener.*got both/],
     ['neither a host nor a listener', { host: undefined }, /Give exactly one backend.*got neither/],
+    ['protected cache longer than cacheTtl', { cacheTtl: Duration.minutes(1), previousValueGracePeriod: Duration.hours(1), protectedRouteCacheTtl: Duration.minutes(2) }, /protectedRouteCacheTtl must be from 0 to cacheTtl \(1 minute\) \(got 2 minutes\)/],
     ['relative parameter name', { hostParameterName: 'zmanim/key' }, /hostParameterName must be an absolute SSM parameter name \(got "zmanim\/key"\)/],
   ])('rejects %s with a message that names the fix', (_name, extra, message) => {
     expect(() => build(extra)).toThrow(message);

@@ -78,7 +78,11 @@ export class ApiFleetStack extends Stack {
     const hostAsset = new s3assets.Asset(this, 'HostScripts', { path: HOST_DIR });
     const fleetAsset = new s3assets.Asset(this, 'FleetScripts', { path: FLEET_DIR });
     const resticAsset = new s3assets.Asset(this, 'ResticBackupsScript', { path: RESTIC_DIR });
-    for (const asset of [hostAsset, fleetAsset, resticAsset]) asset.grantRead(role);
+    // The three asset objects only, not the whole CDK staging bucket (Asset.grantRead).
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [hostAsset, fleetAsset, resticAsset].map((asset) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
+    }));
     this.releaseBucket.grantRead(role, `${API_RELEASE_KEY}`);
 
     const migrating = capacity.migrationBackupBucketName !== undefined;
@@ -232,7 +236,7 @@ export class ApiFleetStack extends Stack {
 
     suppressNag(role.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
-      reason: 'Read access to the CDK asset objects and the API release key (s3:GetObject*, s3:List*: grantRead\'s standard actions on these objects only)',
+      reason: 'Read access to the API release key (s3:GetObject*, s3:List*: grantRead\'s standard actions on that one object)',
     }]);
     suppressNag(role, [{
       id: 'AwsSolutions-IAM4',
