@@ -1,4 +1,5 @@
 import { ManagedCapacity, validateCapacity } from './profiles';
+import { GENERATED_SECRETS, OPERATOR_SECRETS } from './secrets';
 
 /**
  * The production zmanim system's configuration: the seed's values
@@ -220,8 +221,10 @@ export const OTHER_CONTEXT_KEYS = [
   'zmanim:managed',
   /** The host's image, read by the Compute and ApiFleet stacks (README, "The AMI"). */
   'zmanim:ami',
-  /** An existing GitHub OIDC provider, read by the GitHubOidc stack. */
+  /** Read by the GitHubOidc stack: an existing OIDC provider, the release bucket, the integ account. */
   'zmanim:githubOidcProviderArn',
+  'zmanim:releaseBucketName',
+  'zmanim:integAccount',
 ];
 
 /** CDK context: every key and value (`app.node.getAllContext()`), or a getter for one key. */
@@ -242,7 +245,13 @@ export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = p
   const get = typeof context === 'function' ? context : (key: string) => context[key];
   if (typeof context !== 'function') {
     const known = [...FIELDS.map((f) => `zmanim:${f}`), ...OTHER_CONTEXT_KEYS];
+    const secrets: readonly string[] = [...GENERATED_SECRETS, ...OPERATOR_SECRETS];
     for (const key of Object.keys(context).filter((k) => k.startsWith('zmanim:') && !known.includes(k))) {
+      if (secrets.includes(key.slice('zmanim:'.length))) {
+        // Context ends up in shell history and CI logs; never echo the value.
+        throw new ConfigError(key, '(hidden)', 'is a secret, and secrets never go into context',
+          'Put it into SSM Parameter Store under ssmPrefix (README, "Secrets") and remove it from the command line and cdk*.json.', `context ${key}`);
+      }
       throw new ConfigError(key, context[key], 'is not a context key the app reads', didYouMean(key, known), `context ${key}`);
     }
   }

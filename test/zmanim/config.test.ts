@@ -93,6 +93,12 @@ describe('zmanim config from context refuses mistakes', () => {
     refuses({ 'zmanim:colour': 'blue' }, /"zmanim:colour" \("blue"\): is not a context key the app reads\. Known: zmanim:environment, .*zmanim:ami/);
   });
 
+  test('a secret in context is refused without echoing it', () => {
+    const values = { 'zmanim:postgres-password': 'CANARY-5b2e8d40' };
+    refuses(values, /"zmanim:postgres-password" \("\(hidden\)"\): is a secret, and secrets never go into context\. Put it into SSM Parameter Store/);
+    expect(() => resolveConfig(values, {})).not.toThrow(/CANARY/);
+  });
+
   test('other tools\' context keys are left alone', () => {
     expect(resolveConfig({ '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:bundling-stacks': ['**'] }, {}).domain).toBe(DEFAULT_CONFIG.domain);
   });
