@@ -232,7 +232,7 @@ export type ContextSource = Record<string, unknown> | ((key: string) => unknown)
 
 const FIELDS = Object.keys(DEFAULT_CONFIG);
 const CONFIG_KEYS = [...FIELDS, 'account', 'managed'];
-const EXAMPLE_CONFIG = `-c zmanim:config='{"dataVolumeSize":50}'`;
+const EXAMPLE_CONFIG = '-c zmanim:config=\'{"dataVolumeSize":50}\'';
 
 /**
  * The default config with overrides from CDK context (`-c zmanim:domain=...`, or a

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { offlineEnv } from './offline-env';
 import { DEFAULT_CONFIG, PLACEHOLDER_HOSTED_ZONE_ID, ZmanimConfig } from '../../src/zmanim/config';
 import { checkDeployable, DeployCheckError, deployProblems, FIXTURE_BUILD_ID } from '../../src/zmanim/deploy-checks';
 import { FIXTURE_SITE_DIR } from '../../src/zmanim/prepare-assets';
@@ -24,7 +25,9 @@ function openNextBuild(name: string, buildId: string): string {
 }
 
 const deployable = (): ZmanimConfig => ({
-  ...DEFAULT_CONFIG, account: ACCOUNT, hostedZone: REAL_ZONE,
+  ...DEFAULT_CONFIG,
+  account: ACCOUNT,
+  hostedZone: REAL_ZONE,
   site: { ...DEFAULT_CONFIG.site, openNextPath: openNextBuild('web', 'a1b2c3') },
 });
 const credentials = { CDK_DEFAULT_ACCOUNT: ACCOUNT };
@@ -86,17 +89,13 @@ describe('deploy checks', () => {
  * line (or the deploy checks' list) and exit 1, no stack trace, and nothing reaches AWS.
  */
 describe('the entry points', () => {
-  // No credentials anywhere, and any connection attempt goes to a closed port.
-  const offline: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|CDK_)/.test(k) || k === 'AWS_CA_BUNDLE'));
-  Object.assign(offline, {
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_DISABLED: 'true',
-    HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', CDK_DISABLE_CLI_TELEMETRY: 'true',
-  });
+  const offline = offlineEnv();
 
   test('src/app.ts: a config mistake is one line on stderr and exit 1', () => {
     const outdir = join(work, 'app-out');
     const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/app.ts'], {
-      cwd: root, encoding: 'utf8',
+      cwd: root,
+      encoding: 'utf8',
       env: { ...offline, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'zmanim:enableHealthCheck': 'yes' }) },
     });
     expect(result.status).toBe(1);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { offlineEnv } from './offline-env';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { CAPACITY_PROFILES } from '../../src/zmanim/profiles';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
@@ -25,14 +26,8 @@ test('npx projen synth -c zmanim:account=... without credentials or network succ
   const contextFile = join(root, 'cdk.context.json');
   const before = existsSync(contextFile) ? readFileSync(contextFile, 'utf8') : undefined;
   try {
-    // No credentials anywhere, and any connection attempt goes to a closed port.
-    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|CDK_)/.test(k) || k === 'AWS_CA_BUNDLE'));
-    Object.assign(env, {
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_DISABLED: 'true',
-      HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', CDK_DISABLE_CLI_TELEMETRY: 'true',
-    });
     const result = spawnSync('npx', ['projen', 'synth', '--no-notices', '-o', outdir, '-c', `zmanim:account=${ACCOUNT}`], {
-      cwd: root, encoding: 'utf8', env, timeout: 600_000,
+      cwd: root, encoding: 'utf8', env: offlineEnv(), timeout: 600_000,
     });
     expect({ status: result.status, stderr: result.status === 0 ? '' : result.stderr }).toEqual({ status: 0, stderr: '' });
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
