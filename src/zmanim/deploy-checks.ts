@@ -4,9 +4,9 @@ import { DEFAULT_CONFIG, PLACEHOLDER_HOSTED_ZONE_ID, ZmanimConfig } from './conf
 import { FIXTURE_SITE_DIR } from './prepare-assets';
 
 /**
- * Set by the `npx projen deploy` and `npx projen diff` tasks (`deploy` or `diff`): the synth is
- * for a real account, so the checks below refuse it instead of warning. The CDK CLI does not
- * tell the app which command runs it.
+ * Set by the `npx projen deploy` and `npx projen diff` tasks (`deploy` or `diff`; a workflow
+ * may set it too): the synth is for a real account, so the checks below refuse it instead of
+ * warning. The CDK CLI does not tell the app which command runs it.
  */
 export const COMMAND_VARIABLE = 'ZMANIM_CDK_COMMAND';
 
@@ -24,7 +24,7 @@ export interface DeployProblem {
 export class DeployCheckError extends Error {
   constructor(public readonly command: string, public readonly problems: DeployProblem[]) {
     super([
-      `npx projen ${command} stopped before anything reached CloudFormation. Set ${problems.length === 1 ? 'this' : 'these'} first:`,
+      `zmanim ${command}: stopped before anything reached CloudFormation. Set ${problems.length === 1 ? 'this' : 'these'} first:`,
       ...problems.map((p) => `  - ${p.setting}: ${p.problem}. ${p.fix}`),
     ].join('\n'));
     this.name = 'DeployCheckError';

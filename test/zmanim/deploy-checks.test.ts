@@ -75,7 +75,7 @@ describe('deploy checks', () => {
     const lines: string[] = [];
     const check = (config: ZmanimConfig, env: NodeJS.ProcessEnv) => checkDeployable(config, env, root, (l) => lines.push(l));
     expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'deploy' })).toThrow(DeployCheckError);
-    expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'diff' })).toThrow(/^npx projen diff stopped before anything reached CloudFormation\. Set these first:\n {2}- AWS account: .*\n {2}- site\.openNextPath: .*\n {2}- hostedZone\.zoneId: /);
+    expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'diff' })).toThrow(/^zmanim diff: stopped before anything reached CloudFormation\. Set these first:\n {2}- AWS account: .*\n {2}- site\.openNextPath: .*\n {2}- hostedZone\.zoneId: /);
     expect(() => check(deployable(), { ...credentials, ZMANIM_CDK_COMMAND: 'deploy' })).not.toThrow();
     check({ ...DEFAULT_CONFIG }, {});
     expect(lines).toEqual([]);
@@ -109,7 +109,7 @@ describe('the entry points', () => {
     const result = spawnSync('npx', ['projen', 'deploy', '--no-notices', '-o', outdir], { cwd: root, encoding: 'utf8', env: offline, timeout: 120_000 });
     const output = result.stdout + result.stderr;
     expect(result.status).not.toBe(0);
-    expect(output).toContain('Error: npx projen deploy stopped before anything reached CloudFormation. Set these first:');
+    expect(output).toContain('Error: zmanim deploy: stopped before anything reached CloudFormation. Set these first:');
     expect(output).toMatch(/- AWS account: no AWS credentials were found.* Set AWS_PROFILE/);
     expect(output).toMatch(/- site\.openNextPath: not set, so the site would be the test fixture app/);
     expect(output).toMatch(/- hostedZone\.zoneId: Z04310813Q8GM3J9ZMANM is the placeholder/);
