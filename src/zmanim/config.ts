@@ -245,13 +245,8 @@ export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = p
   const get = typeof context === 'function' ? context : (key: string) => context[key];
   if (typeof context !== 'function') {
     const known = [...FIELDS.map((f) => `zmanim:${f}`), ...OTHER_CONTEXT_KEYS];
-    const secrets: readonly string[] = [...GENERATED_SECRETS, ...OPERATOR_SECRETS];
     for (const key of Object.keys(context).filter((k) => k.startsWith('zmanim:') && !known.includes(k))) {
-      if (secrets.includes(key.slice('zmanim:'.length))) {
-        // Context ends up in shell history and CI logs; never echo the value.
-        throw new ConfigError(key, '(hidden)', 'is a secret, and secrets never go into context',
-          'Put it into SSM Parameter Store under ssmPrefix (README, "Secrets") and remove it from the command line and cdk*.json.', `context ${key}`);
-      }
+      refuseSecret(key.slice('zmanim:'.length), `context ${key}`);
       throw new ConfigError(key, context[key], 'is not a context key the app reads', didYouMean(key, known), `context ${key}`);
     }
   }
@@ -270,6 +265,7 @@ export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = p
     const source = 'context zmanim:config';
     for (const [key, value] of Object.entries(parseObject('zmanim:config', fromJson, source, EXAMPLE_CONFIG))) {
       if (!CONFIG_KEYS.includes(key)) {
+        refuseSecret(key, source);
         throw new ConfigError(key, value, 'is not a config field', didYouMean(key, CONFIG_KEYS), source);
       }
       merged[key] = parseField(key, value, source, merged[key], false);
@@ -297,6 +293,14 @@ export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = p
     }
     throw e;
   }
+}
+
+/** Refuses a secret's name as a context key or config field, without echoing its value. */
+function refuseSecret(name: string, source: string): void {
+  if (!([...GENERATED_SECRETS, ...OPERATOR_SECRETS] as readonly string[]).includes(name)) return;
+  // Context ends up in shell history and CI logs: the message never repeats the value.
+  throw new ConfigError(name, '(hidden)', 'is a secret, and secrets never go into context',
+    'Put it into SSM Parameter Store under ssmPrefix (README, "Secrets") and remove it from the command line and cdk*.json.', source);
 }
 
 /**

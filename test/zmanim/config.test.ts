@@ -95,8 +95,11 @@ describe('zmanim config from context refuses mistakes', () => {
 
   test('a secret in context is refused without echoing it', () => {
     const values = { 'zmanim:postgres-password': 'CANARY-5b2e8d40' };
-    refuses(values, /"zmanim:postgres-password" \("\(hidden\)"\): is a secret, and secrets never go into context\. Put it into SSM Parameter Store/);
+    refuses(values, /"postgres-password" \("\(hidden\)"\) from context zmanim:postgres-password: is a secret, and secrets never go into context\. Put it into SSM Parameter Store/);
     expect(() => resolveConfig(values, {})).not.toThrow(/CANARY/);
+    const inJson = { 'zmanim:config': '{"clerk-secret-key":"CANARY-5b2e8d40"}' };
+    refuses(inJson, /"clerk-secret-key" \("\(hidden\)"\) from context zmanim:config: is a secret/);
+    expect(() => resolveConfig(inJson, {})).not.toThrow(/CANARY/);
   });
 
   test('other tools\' context keys are left alone', () => {
