@@ -25,7 +25,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
+  // Node.js: the library runs wherever aws-cdk-lib does (>= 20); working on the repository
+  // needs 22 or newer (commit-and-tag-version and conventional-changelog, the release tooling,
+  // require it; Node 20 reached end of life in April 2026). CI and every workflow use 22.
   minNodeVersion: '20.0.0',
+  workflowNodeVersion: '22',
+  devEngines: { runtime: { name: 'node', version: '>=22', onFail: 'warn' } },
   jsiiVersion: '~6.0.0',
 
   cdkVersion: CDK_VERSION,
@@ -106,7 +111,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 });
 
 // The package is the library: the app, its stacks, tests and tooling stay in the repository.
-for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/bench/', '/cdk.out/', '/cdk.json', '/.ci/', '/projenrc/']) {
+for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/bench/', '/cdk.out/', '/cdk.json', '/cdk.context.json', '/.ci/', '/projenrc/']) {
   project.addPackageIgnore(pattern);
 }
 
@@ -148,19 +153,25 @@ new JsonFile(project, 'cdk.json', {
 });
 
 // Without a region the CDK CLI probes the EC2 instance metadata service for one (~7 s off
-// AWS); the stacks carry their own regions, so this default only spares that wait.
-const cdk = (args: string) => `AWS_REGION=\${AWS_REGION:-eu-west-1} npx cdk ${args}`;
+// AWS); the stacks carry their own regions, so this default only spares that wait. diff and
+// deploy tell the app which command runs it (ZMANIM_CDK_COMMAND, src/zmanim/deploy-checks.ts):
+// it then refuses the fixture site, placeholders and a missing account before CDK reaches AWS,
+// naming what to set.
+const cdk = (args: string, command?: 'diff' | 'deploy') =>
+  `${command ? `ZMANIM_CDK_COMMAND=${command} ` : ''}AWS_REGION=\${AWS_REGION:-eu-west-1} npx cdk ${args}`;
 project.addTask('synth', {
   description: 'Synthesize the production zmanim app into cdk.out (no AWS credentials needed)',
   exec: cdk('synth --quiet'),
+  receiveArgs: true,
 });
 project.addTask('diff', {
-  description: 'Diff every stack of the zmanim app against the account in the environment',
-  exec: cdk('diff --all'),
+  description: 'Diff every stack of the zmanim app against the account of your AWS credentials (pass the site build: -c zmanim:site=...)',
+  exec: cdk('diff --all', 'diff'),
+  receiveArgs: true,
 });
 project.addTask('deploy', {
-  description: 'Deploy every stack of the zmanim app to the account in the environment',
-  exec: cdk('deploy --all --require-approval broadening'),
+  description: 'Deploy every stack of the zmanim app to the account of your AWS credentials (pass the site build: -c zmanim:site=...)',
+  exec: cdk('deploy --all --require-approval broadening', 'deploy'),
   receiveArgs: true,
 });
 

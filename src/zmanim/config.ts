@@ -1,4 +1,5 @@
 import { ManagedCapacity, validateCapacity } from './profiles';
+import { GENERATED_SECRETS, OPERATOR_SECRETS } from './secrets';
 
 /**
  * The production zmanim system's configuration: the seed's values
@@ -75,6 +76,12 @@ export interface ZmanimConfig {
   };
 }
 
+/**
+ * The hosted zone id in `DEFAULT_CONFIG` until an operator sets the real one: well-formed, so
+ * synth works, but a deploy with it is refused (src/zmanim/deploy-checks.ts).
+ */
+export const PLACEHOLDER_HOSTED_ZONE_ID = 'Z04310813Q8GM3J9ZMANM';
+
 /** The seed's production values. Override single fields with `-c zmanim:<field>=<value>`. */
 export const DEFAULT_CONFIG: ZmanimConfig = {
   environment: 'prod',
@@ -83,7 +90,7 @@ export const DEFAULT_CONFIG: ZmanimConfig = {
   availabilityZone: 'eu-west-1a',
   domain: 'zmanim.shtetl.io',
   // A placeholder until set: Route 53 > Hosted zones > shtetl.io > Hosted zone ID.
-  hostedZone: { zoneId: 'Z04310813Q8GM3J9ZMANM', zoneName: 'shtetl.io' },
+  hostedZone: { zoneId: PLACEHOLDER_HOSTED_ZONE_ID, zoneName: 'shtetl.io' },
   instanceType: 'm7g.medium',
   capacityProfile: 'single-host',
   dataVolumeSize: 30,
@@ -102,8 +109,19 @@ export const DEFAULT_CONFIG: ZmanimConfig = {
 
 /** Raised for a configuration value that cannot work; the message names the field and the fix. */
 export class ConfigError extends Error {
-  constructor(field: string, value: unknown, problem: string, fix: string) {
-    super(`Invalid zmanim config "${field}" (${JSON.stringify(value)}): ${problem}. ${fix}`);
+  /**
+   * @param field the config field (`site.openNextPath`) or context key (`zmanim:config`)
+   * @param source where the value came from (`context zmanim:config`), when known
+   */
+  constructor(
+    public readonly field: string,
+    public readonly value: unknown,
+    public readonly problem: string,
+    public readonly fix: string,
+    public readonly source?: string,
+  ) {
+    const from = source && source !== `context ${field}` ? ` from ${source}` : '';
+    super(`Invalid zmanim config "${field}" (${JSON.stringify(value)})${from}: ${problem}. ${fix}`);
     this.name = 'ConfigError';
   }
 }
@@ -191,29 +209,189 @@ export function validateConfig(config: ZmanimConfig): ZmanimConfig {
 }
 
 /**
- * The default config with overrides from CDK context (`-c zmanim:domain=...` or a
- * `zmanim:config` JSON object in cdk.json / cdk.context.json), validated.
+ * Context keys the app reads besides `zmanim:<field>` for each config field. Any other
+ * `zmanim:` key is a mistake (a typo would otherwise be ignored without a word).
  */
-export function resolveConfig(getContext: (key: string) => unknown, env: NodeJS.ProcessEnv = process.env): ZmanimConfig {
+export const OTHER_CONTEXT_KEYS = [
+  /** A JSON object of config fields. */
+  'zmanim:config',
+  /** The account (`ZmanimConfig.account`). */
+  'zmanim:account',
+  /** Sizes of the managed profile (`ZmanimConfig.managed`). */
+  'zmanim:managed',
+  /** The host's image, read by the Compute and ApiFleet stacks (README, "The AMI"). */
+  'zmanim:ami',
+  /** Read by the GitHubOidc stack: an existing OIDC provider, the release bucket, the integ account. */
+  'zmanim:githubOidcProviderArn',
+  'zmanim:releaseBucketName',
+  'zmanim:integAccount',
+];
+
+/** CDK context: every key and value (`app.node.getAllContext()`), or a getter for one key. */
+export type ContextSource = Record<string, unknown> | ((key: string) => unknown);
+
+const FIELDS = Object.keys(DEFAULT_CONFIG);
+const CONFIG_KEYS = [...FIELDS, 'account', 'managed'];
+const EXAMPLE_CONFIG = '-c zmanim:config=\'{"dataVolumeSize":50}\'';
+
+/**
+ * The default config with overrides from CDK context (`-c zmanim:domain=...`, or a
+ * `zmanim:config` JSON object in cdk.json / cdk.context.json / `-c`), validated. Every
+ * mistake (an unknown key, a wrong type, "yes" for a boolean, malformed JSON, a value that
+ * cannot work) throws a `ConfigError` naming the context key, the value and the fix. When
+ * `context` is a record of every key, unknown `zmanim:` keys are refused too.
+ */
+export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = process.env): ZmanimConfig {
+  const get = typeof context === 'function' ? context : (key: string) => context[key];
+  if (typeof context !== 'function') {
+    const known = [...FIELDS.map((f) => `zmanim:${f}`), ...OTHER_CONTEXT_KEYS];
+    for (const key of Object.keys(context).filter((k) => k.startsWith('zmanim:') && !known.includes(k))) {
+      refuseSecret(key.slice('zmanim:'.length), `context ${key}`);
+      throw new ConfigError(key, context[key], 'is not a context key the app reads', didYouMean(key, known), `context ${key}`);
+    }
+  }
+  // Read by the Compute and ApiFleet stacks; checked here so a typo fails in one line.
+  const ami = get('zmanim:ami');
+  if (ami !== undefined && ami !== 'bootstrap' && ami !== 'packer') {
+    throw new ConfigError('zmanim:ami', ami, 'is not an image choice',
+      'Use "bootstrap" (stock Amazon Linux 2023, before any AMI build) or "packer" (the AMI build-prod-ami published; README, "The AMI").', 'context zmanim:ami');
+  }
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  const fromJson = getContext('zmanim:config');
+  /** Where each top-level field was set, for the message when validation refuses it. */
+  const sources = new Map<string, string>();
+
+  const fromJson = get('zmanim:config');
   if (fromJson !== undefined) {
-    Object.assign(merged, typeof fromJson === 'string' ? JSON.parse(fromJson) : fromJson);
+    const source = 'context zmanim:config';
+    for (const [key, value] of Object.entries(parseObject('zmanim:config', fromJson, source, EXAMPLE_CONFIG))) {
+      if (!CONFIG_KEYS.includes(key)) {
+        refuseSecret(key, source);
+        throw new ConfigError(key, value, 'is not a config field', didYouMean(key, CONFIG_KEYS), source);
+      }
+      merged[key] = parseField(key, value, source, merged[key], false);
+      sources.set(key, source);
+    }
   }
-  for (const key of Object.keys(DEFAULT_CONFIG).concat('account')) {
-    const value = getContext(`zmanim:${key}`);
+  for (const key of CONFIG_KEYS) {
+    const value = get(`zmanim:${key}`);
     if (value === undefined) continue;
-    const current = (DEFAULT_CONFIG as unknown as Record<string, unknown>)[key];
-    merged[key] = typeof current === 'number' ? Number(value)
-      : typeof current === 'boolean' ? String(value) === 'true'
-        : Array.isArray(current) ? String(value).split(',').map((s) => s.trim())
-          : typeof current === 'object' && typeof value === 'string' ? { ...current, ...JSON.parse(value) }
-            : value;
+    const source = `context zmanim:${key}`;
+    merged[key] = parseField(key, value, source, merged[key], true);
+    sources.set(key, source);
   }
-  const managed = getContext('zmanim:managed');
-  if (managed !== undefined) merged.managed = typeof managed === 'string' ? JSON.parse(managed) : managed;
   if (merged.account === undefined && env.CDK_DEFAULT_ACCOUNT) {
     merged.account = env.CDK_DEFAULT_ACCOUNT;
+    sources.set('account', 'CDK_DEFAULT_ACCOUNT (the account of your AWS credentials)');
   }
-  return validateConfig(merged as unknown as ZmanimConfig);
+  try {
+    return validateConfig(merged as unknown as ZmanimConfig);
+  } catch (e) {
+    const source = e instanceof ConfigError && !e.source ? sources.get(e.field.split('.')[0]) : undefined;
+    if (source) {
+      const { field, value, problem, fix } = e as ConfigError;
+      throw new ConfigError(field, value, problem, fix, source);
+    }
+    throw e;
+  }
+}
+
+/** Refuses a secret's name as a context key or config field, without echoing its value. */
+function refuseSecret(name: string, source: string): void {
+  if (!([...GENERATED_SECRETS, ...OPERATOR_SECRETS] as readonly string[]).includes(name)) return;
+  // Context ends up in shell history and CI logs: the message never repeats the value.
+  throw new ConfigError(name, '(hidden)', 'is a secret, and secrets never go into context',
+    'Put it into SSM Parameter Store under ssmPrefix (README, "Secrets") and remove it from the command line and cdk*.json.', source);
+}
+
+/**
+ * One field's value with the default's type: `-c` gives strings, so "50", "true" and
+ * "a@x.io,b@x.io" are read as a number, a boolean and a list there; a JSON object
+ * (`zmanim:config`, cdk.json) must already have the right types.
+ */
+function parseField(field: string, value: unknown, source: string, current: unknown, fromCommandLine: boolean): unknown {
+  const fail = (problem: string, fix: string): never => {
+    throw new ConfigError(field, value, problem, fix, source);
+  };
+  const text = typeof value === 'string' && fromCommandLine ? value.trim() : undefined;
+  const example = (DEFAULT_CONFIG as unknown as Record<string, unknown>)[field];
+  if (field === 'account') {
+    if (typeof value !== 'string') fail('must be a string', 'Quote the 12-digit id, e.g. "012345678901" (as a number it would lose leading zeros).');
+    return value;
+  }
+  if (field === 'managed') {
+    return parseObject(field, value, source, '-c zmanim:managed=\'{"databaseReadReplica":true}\'');
+  }
+  if (typeof example === 'number') {
+    if (typeof value === 'number') return value;
+    if (text !== undefined && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+    return fail('is not a number', `Use a number, e.g. ${fromCommandLine ? `-c zmanim:${field}=${example}` : `"${field}": ${example}`}.`);
+  }
+  if (typeof example === 'boolean') {
+    if (typeof value === 'boolean') return value;
+    if (text === 'true' || text === 'false') return text === 'true';
+    return fail('is not true or false', `Use ${fromCommandLine ? `-c zmanim:${field}=true or -c zmanim:${field}=false` : `"${field}": true or false (no quotes)`}.`);
+  }
+  if (Array.isArray(example)) {
+    let list = value;
+    if (text !== undefined) {
+      list = text.startsWith('[') ? parseJson(field, text, source, `-c zmanim:${field}=a@shtetl.io,b@shtetl.io`) : text.split(',').map((s) => s.trim());
+    }
+    if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
+      fail('must be a list of strings', fromCommandLine ? `Use -c zmanim:${field}=a@shtetl.io,b@shtetl.io.` : `Use a JSON list, e.g. "${field}": ["a@shtetl.io"].`);
+    }
+    return list;
+  }
+  if (typeof example === 'object' && example !== null) {
+    const given = parseObject(field, value, source, `-c zmanim:${field}='${JSON.stringify(example)}'`);
+    const expected = example as Record<string, unknown>;
+    for (const [key, item] of Object.entries(given)) {
+      if (!(key in expected)) {
+        throw new ConfigError(`${field}.${key}`, item, `is not a field of ${field}`, didYouMean(key, Object.keys(expected)), source);
+      }
+      if (typeof item !== typeof expected[key]) {
+        throw new ConfigError(`${field}.${key}`, item, `must be a ${typeof expected[key]}`, `Use e.g. "${key}": ${JSON.stringify(expected[key])}.`, source);
+      }
+    }
+    // A partial object changes only the fields it names.
+    return { ...(current as Record<string, unknown>), ...given };
+  }
+  if (typeof value !== 'string') fail('must be a string', `Use e.g. "${field}": ${JSON.stringify(example)}.`);
+  return value;
+}
+
+/** A JSON object given as an object (cdk.json) or as JSON text (`-c`). */
+function parseObject(field: string, value: unknown, source: string, example: string): Record<string, unknown> {
+  const parsed = typeof value === 'string' ? parseJson(field, value, source, example) : value;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(field, value, 'must be a JSON object', `Use e.g. ${example}.`, source);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function parseJson(field: string, text: string, source: string, example: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(field, text, `is not valid JSON (${(e as Error).message})`,
+      `Quote every key and string with double quotes and the whole value with single quotes in the shell, e.g. ${example}.`, source);
+  }
+}
+
+/** "Did you mean X?" for the closest candidate, else the list of candidates. */
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  const scored = candidates.map((c) => ({ c, d: editDistance(name.toLowerCase(), c.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  if (scored.length > 0 && scored[0].d <= Math.max(2, Math.floor(name.length / 4))) return `Did you mean "${scored[0].c}"?`;
+  return `Known: ${candidates.join(', ')}.`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
 }

@@ -66,6 +66,9 @@ export function ensureFixtureSite(root: string, log: (line: string) => void = (l
 }
 
 function buildFixture(dir: string, output: string, log: (line: string) => void) {
+  // The first synth of a fresh clone spends minutes here: say why before it starts.
+  log('Building the test fixture Next.js app, the site when site.openNextPath is not set (once: npm ci and an OpenNext build, about 2 minutes; '
+    + 'later synths reuse it). A deploy needs your web app\'s build instead: -c zmanim:site=\'{"openNextPath":"../web/.open-next"}\'.');
   const installed = join(dir, 'node_modules', '.package-lock.json');
   if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(join(dir, 'package-lock.json')).mtimeMs) {
     log(`Installing the fixture Next.js app's dependencies (npm ci in ${dir})...`);

@@ -1,12 +1,41 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
-/** The construct's host scripts, as shipped. */
-export const HOST_DIR = join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host');
-export const FAKES_DIR = join(__dirname, 'fakes');
+/**
+ * The services under test run as postgres and nobody, who may not be able to reach the
+ * checkout (a clone under a 0700 home directory). So every test runs copies of the host
+ * scripts and the fakes, staged in a world-readable temporary folder that is removed after
+ * the test file. Returns the copies, in the order given.
+ */
+function stageForServiceUsers(dirs: string[]): string[] {
+  const stage = mkdtempSync(join(tmpdir(), 'graviton-host-scripts-'));
+  chmodSync(stage, 0o755);
+  const copies = dirs.map((dir) => {
+    const copy = join(stage, basename(dir));
+    cpSync(dir, copy, { recursive: true });
+    spawnSync('chmod', ['-R', 'a+rX,go-w', copy]);
+    return copy;
+  });
+  if (typeof afterAll === 'function') afterAll(() => rmSync(stage, { recursive: true, force: true }));
+  // Fails here, naming the cause, instead of as "zmanim-postgresql.service did not become ready".
+  const probe = join(copies[0], readdirSync(copies[0]).find((f) => f.endsWith('.sh')) ?? '');
+  if (process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', probe]).status === 1) {
+    throw new Error(`The service users cannot read ${probe}: ${tmpdir()} (TMPDIR) must be world-traversable, e.g. TMPDIR=/tmp.`);
+  }
+  return copies;
+}
+
+const [STAGED_HOST_DIR, STAGED_FAKES_DIR] = stageForServiceUsers([
+  join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host'),
+  join(__dirname, 'fakes'),
+]);
+/** The construct's host scripts, as shipped (a copy the service users can read). */
+export const HOST_DIR = STAGED_HOST_DIR;
+/** The command-line fakes of systemd, SSM, S3 and friends (a copy the service users can read). */
+export const FAKES_DIR = STAGED_FAKES_DIR;
 
 /** Fails (never skips) with what to install when a tool the host tests run is missing. */
 export function requireTools(tools: Record<string, string>): void {

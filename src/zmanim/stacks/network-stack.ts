@@ -17,6 +17,7 @@ export interface NetworkStackProps extends StackProps {
  */
 export class NetworkStack extends Stack {
   public readonly vpc: ec2.Vpc;
+  private readonly zones: string[];
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
@@ -27,9 +28,10 @@ export class NetworkStack extends Stack {
     // CloudWatch, releases): cheaper than the six interface endpoints it would need per zone.
     // The first public subnet keeps its CIDR, so a single host in it stays where it is.
     const managed = isManaged(config) ? managedCapacity(config) : undefined;
+    this.zones = managed ? managed.availabilityZones : [config.availabilityZone];
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(config.vpcCidr),
-      availabilityZones: managed ? managed.availabilityZones : [config.availabilityZone],
+      availabilityZones: this.zones,
       natGateways: managed ? 1 : 0,
       subnetConfiguration: managed
         ? [publicSubnets, { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 }]
@@ -44,5 +46,14 @@ export class NetworkStack extends Stack {
       })),
       trafficType: ec2.FlowLogTrafficType.REJECT,
     });
+  }
+
+  /**
+   * The zones named in config. The Vpc checks its zones against the stack's, which for a stack
+   * with an account would otherwise be an availability-zones look-up: synth would then need AWS
+   * credentials (README, "Quickstart": synth never does).
+   */
+  public override get availabilityZones(): string[] {
+    return this.zones;
   }
 }
