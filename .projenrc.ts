@@ -25,12 +25,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  // Node.js: the library runs wherever aws-cdk-lib does (>= 20); working on the repository
-  // needs 22 or newer (commit-and-tag-version and conventional-changelog, the release tooling,
-  // require it; Node 20 reached end of life in April 2026). CI and every workflow use 22.
+  // Node.js: the library runs wherever aws-cdk-lib does (>= 20). Building and testing work on
+  // 20 too; only the release tooling (commit-and-tag-version, conventional-changelog) requires
+  // 22, so the workflows use 22. No `devEngines`: npm would warn on every npx call on 20.
   minNodeVersion: '20.0.0',
   workflowNodeVersion: '22',
-  devEngines: { runtime: { name: 'node', version: '>=22', onFail: 'warn' } },
   jsiiVersion: '~6.0.0',
 
   cdkVersion: CDK_VERSION,
