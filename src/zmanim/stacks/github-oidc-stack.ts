@@ -43,6 +43,20 @@ export const ROLE_ARN_VARIABLES = {
   integ: 'AWS_INTEG_TEST_ROLE_ARN',
 } as const;
 
+/** A `cdk bootstrap` stack the README has you create, with its options. */
+export interface BootstrapStack {
+  readonly stackName: string;
+  readonly qualifier: string;
+  readonly regions: string[];
+  /** The bootstrap template's parameters for this account (what the command line sets). */
+  parameters(account: string): Record<string, string>;
+}
+
+/** The bootstrap stacks of the production account (README "One-time setup"; test/policy evaluates them). */
+export const BOOTSTRAP_STACKS: BootstrapStack[] = [
+  { stackName: 'CDKToolkit', qualifier: 'hnb659fds', regions: ['eu-west-1', 'us-east-1'], parameters: () => ({}) },
+];
+
 export interface GitHubOidcStackProps extends StackProps {
   readonly config: ZmanimConfig;
 
