@@ -3,10 +3,10 @@
 // can run commands on) may do. Evaluated with @cloud-copilot/iam-simulate on the synthesized
 // policies and the installed aws-cdk CLI's bootstrap template.
 import { RoleModel } from './iam-model';
-import { ACCOUNT, productionAccount, ProductionAccount, REGION, REGIONS } from './policy-model';
+import { ACCOUNT, INTEG_ACCOUNT, productionAccount, ProductionAccount, REGION, REGIONS } from './policy-model';
 import { Edge, isAdministrator, reachPath, statements } from './reach';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
-import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS } from '../../src/zmanim/stacks/github-oidc-stack';
+import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, siteDeployNames } from '../../src/zmanim/stacks/github-oidc-stack';
 
 jest.setTimeout(240_000);
 
@@ -188,11 +188,15 @@ describe.each(githubRolesButInfrastructure)('%s role: nothing it can reach excee
   }
 });
 
+function resourceType(stackName: string, logicalId: string): string | undefined {
+  return account.resourceTypes.get(`${stackName}/${logicalId}`);
+}
+
 /** The app VPC's id as the model resolves it (a placeholder name for the Network stack's VPC). */
 async function appVpcId(): Promise<string> {
   const arn = [...account.model.resourceArns.entries()].find(([k]) => /^ZmanimProdNetwork\/Vpc[0-9A-F]{8}$/.test(k));
   if (!arn) throw new Error('no VPC in ZmanimProdNetwork');
-  return arn[1].split('/').pop()!;
+  return arn[1].split(':').pop()!;
 }
 
 describe('what each role is for', () => {
@@ -255,8 +259,63 @@ describe('what each role is for', () => {
     expect([...reached.get(ROLE.pullRequest)!.keys()]).toEqual([pr.arn]);
   });
 
-  test('integ: reaches no role of the production account', () => {
+  test('integ: reaches no role of the production account, only the test account\'s bootstrap roles', async () => {
     const integ = account.model.role(ROLE.integ);
     expect([...reached.get(ROLE.integ)!.keys()]).toEqual([integ.arn]);
+    const testDeployRole = `arn:aws:iam::${INTEG_ACCOUNT}:role/cdk-hnb659fds-deploy-role-${INTEG_ACCOUNT}-us-east-1`;
+    // The test account's bootstrap roles trust this account (`cdk bootstrap --trust`).
+    const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] };
+    expect(await account.model.decide(integ, 'sts:AssumeRole', testDeployRole, {}, trust)).toBe('Allowed');
+  });
+
+  test('frontend: deploys the site stack with the site roles only, and only with the site execution role', async () => {
+    const n = siteDeployNames(DEFAULT_CONFIG, ACCOUNT);
+    const m = account.model;
+    const reachedArns = [...reached.get(ROLE.frontend)!.keys()];
+    const iam = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+    expect(reachedArns).toEqual(expect.arrayContaining([iam(n.deployRole), iam(n.publishingRole), iam(n.executionRole)]));
+    expect(reachedArns.filter((arn) => arn.includes(':role/cdk-'))).toEqual([]);
+    const deploy = m.role(n.deployRole);
+    const stack = (name: string) => `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${name}/00000000-0000-0000-0000-000000000000`;
+    const defaultExec = iam(`cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`);
+    expect(await m.decide(deploy, 'cloudformation:CreateChangeSet', stack(n.stackName), { 'cloudformation:RoleArn': iam(n.executionRole) })).toBe('Allowed');
+    expect(await m.decide(deploy, 'cloudformation:ExecuteChangeSet', stack(n.stackName))).toBe('Allowed');
+    expect(await m.decide(deploy, 'cloudformation:CreateChangeSet', stack(n.stackName), { 'cloudformation:RoleArn': defaultExec })).not.toBe('Allowed');
+    expect(await m.decide(deploy, 'cloudformation:CreateChangeSet', stack(n.stackName))).not.toBe('Allowed');
+    expect(await m.decide(deploy, 'cloudformation:CreateChangeSet', stack('ZmanimProdCompute'), { 'cloudformation:RoleArn': iam(n.executionRole) })).not.toBe('Allowed');
+    const publishing = m.role(n.publishingRole);
+    expect(await m.decide(publishing, 's3:PutObject', `arn:aws:s3:::${n.stagingBucket}/assets/site.zip`)).toBe('Allowed');
+  });
+
+  test('frontend: the site execution role can create every resource of the synthesized site stack', async () => {
+    const n = siteDeployNames(DEFAULT_CONFIG, ACCOUNT);
+    const m = account.model;
+    const exec = m.role(n.executionRole);
+    const boundary = `arn:aws:iam::${ACCOUNT}:policy/${n.boundaryPolicy}`;
+    const creates: Record<string, [string, Record<string, string>?]> = {
+      'AWS::IAM::Role': ['iam:CreateRole', { 'iam:PermissionsBoundary': boundary }],
+      'AWS::Lambda::Function': ['lambda:CreateFunction'],
+      'AWS::S3::Bucket': ['s3:CreateBucket'],
+      'AWS::SQS::Queue': ['sqs:CreateQueue'],
+      'AWS::DynamoDB::Table': ['dynamodb:CreateTable'],
+      'AWS::Logs::LogGroup': ['logs:CreateLogGroup'],
+      'AWS::Events::Rule': ['events:PutRule'],
+    };
+    const checked: string[] = [];
+    const refused: string[] = [];
+    for (const [key, arn] of m.resourceArns) {
+      const [stackName, logicalId] = key.split('/');
+      if (stackName !== n.stackName) continue;
+      const type = Object.entries(creates).find(([t]) => arn && resourceType(stackName, logicalId) === t);
+      if (!type) continue;
+      const [action, context] = type[1];
+      checked.push(`${type[0]} ${logicalId}`);
+      if (await m.decide(exec, action, arn, context ?? {}) !== 'Allowed') refused.push(`${action} on ${arn}`);
+    }
+    expect(checked.length).toBeGreaterThan(20);
+    expect(refused).toEqual([]);
+    // Roles without the site boundary, and anything outside the site's name, are refused.
+    expect(await m.decide(exec, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/${n.stackName}-Anything`)).not.toBe('Allowed');
+    expect(await m.decide(exec, 'lambda:CreateFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:ZmanimProdApi-Authorizer`)).not.toBe('Allowed');
   });
 });

@@ -216,6 +216,8 @@ class Resolver {
       case 'AWS::SecretsManager::Secret': return `arn:aws:secretsmanager:${region}:${account}:secret:${name}`;
       case 'AWS::EC2::Instance': return `arn:aws:ec2:${region}:${account}:instance/${name}`;
       case 'AWS::CloudFront::Distribution': return `arn:aws:cloudfront::${account}:distribution/${name}`;
+      case 'AWS::Events::Rule': return `arn:aws:events:${region}:${account}:rule/${name}`;
+      case 'AWS::CloudFront::Function': return `arn:aws:cloudfront::${account}:function/${name}`;
       case 'AWS::CloudFront::KeyValueStore': return `arn:aws:cloudfront::${account}:key-value-store/${name}`;
       case 'AWS::SSM::Parameter': return `arn:aws:ssm:${region}:${account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
       case 'AWS::ECR::Repository': return `arn:aws:ecr:${region}:${account}:repository/${name}`;
@@ -310,7 +312,13 @@ class Resolver {
       // CommaDelimitedList parameters (the bootstrap template's) resolve to lists.
       return (parameter as any).Type === 'CommaDelimitedList' ? String(given).split(',').filter((s) => s !== '') : given;
     }
-    if (this.source.template.Resources[name]) return this.physicalName(name);
+    const resource = this.source.template.Resources[name];
+    // Ref of a managed policy or an OIDC provider is its ARN; of most other resources, its name.
+    if (resource?.Type === 'AWS::IAM::ManagedPolicy') {
+      const physical = this.physicalName(name);
+      return physical.startsWith('arn:') ? physical : `arn:aws:iam::${this.model.account}:policy/${physical}`;
+    }
+    if (resource) return this.physicalName(name);
     throw new UnresolvedError(`Ref ${name} in ${this.source.stackName}`);
   }
 }

@@ -4,12 +4,14 @@ import { App } from 'aws-cdk-lib';
 import { AccountModel, bootstrapTemplate } from './iam-model';
 import { InstanceModel, Reachability } from './reach';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
-import { BOOTSTRAP_STACKS } from '../../src/zmanim/stacks/github-oidc-stack';
+import { BOOTSTRAP_STACKS, INTEG_ACCOUNT_CONTEXT } from '../../src/zmanim/stacks/github-oidc-stack';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
 
 export const ACCOUNT = '123456789012';
 export const REGION = DEFAULT_CONFIG.region;
 export const REGIONS = [DEFAULT_CONFIG.region, 'us-east-1'];
+/** The separate test account the integ role deploys to (README, one-time setup). */
+export const INTEG_ACCOUNT = '210987654321';
 
 export interface ProductionAccount {
   readonly model: AccountModel;
@@ -20,10 +22,12 @@ export interface ProductionAccount {
   readonly backupBucket: string;
   /** ARN of the CloudFront KeyValueStore holding the origin-verify value. */
   readonly originVerifyStore: string;
+  /** `stackName/logicalId` -> CloudFormation type. */
+  readonly resourceTypes: Map<string, string>;
 }
 
 export function productionAccount(): ProductionAccount {
-  const app = new App();
+  const app = new App({ context: { [INTEG_ACCOUNT_CONTEXT]: INTEG_ACCOUNT } });
   createZmanimStacks(app, { ...DEFAULT_CONFIG, account: ACCOUNT });
   const assembly = app.synth();
   const model = new AccountModel(ACCOUNT);
@@ -33,11 +37,13 @@ export function productionAccount(): ProductionAccount {
       model.addStack({ stackName: bootstrap.stackName, region, template: bootstrapTemplate(), parameters: bootstrap.parameters(ACCOUNT) });
     }
   }
+  const resourceTypes = new Map<string, string>();
   const placeholders = (s: string, region: string) => s.replace(/\$\{AWS::Partition\}/g, 'aws')
     .replace(/\$\{AWS::AccountId\}/g, ACCOUNT).replace(/\$\{AWS::Region\}/g, region);
   for (const stack of assembly.stacks) {
     const region = stack.environment.region;
     model.addStack({ stackName: stack.stackName, region, template: stack.template });
+    for (const [id, r] of Object.entries<any>(stack.template.Resources ?? {})) resourceTypes.set(`${stack.stackName}/${id}`, r.Type);
     if (stack.cloudFormationExecutionRoleArn) {
       model.stackRoles.set(stack.stackName, { region, roleArn: placeholders(stack.cloudFormationExecutionRoleArn, region) });
     }
@@ -66,5 +72,6 @@ export function productionAccount(): ProductionAccount {
     dataHost,
     backupBucket: model.arn('ZmanimProdCompute', backups).split(':::')[1],
     originVerifyStore: model.arn('ZmanimProdApi', store),
+    resourceTypes,
   };
 }

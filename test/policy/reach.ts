@@ -123,14 +123,19 @@ export class Reachability {
     return onInstance && document;
   }
 
+  /** Could `r` have CloudFormation run a new stack, or a change set of an existing one, as `roleArn`? */
   private async canCreateStack(r: RoleModel, region: string, roleArn: string): Promise<boolean> {
     const m = this.model;
-    const arn = `arn:aws:cloudformation:${region}:${m.account}:stack/attacker/00000000-0000-0000-0000-000000000000`;
     const ctx = { 'cloudformation:RoleArn': roleArn };
-    if (mayAllow(r, 'cloudformation:CreateStack') && await m.decide(r, 'cloudformation:CreateStack', arn, ctx) === 'Allowed') return true;
-    return mayAllow(r, 'cloudformation:CreateChangeSet') && mayAllow(r, 'cloudformation:ExecuteChangeSet')
-      && await m.decide(r, 'cloudformation:CreateChangeSet', arn, ctx) === 'Allowed'
-      && await m.decide(r, 'cloudformation:ExecuteChangeSet', arn) === 'Allowed';
+    const stacks = ['attacker', ...[...m.stackRoles].filter(([, s]) => s.region === region).map(([name]) => name)];
+    for (const name of stacks) {
+      const arn = `arn:aws:cloudformation:${region}:${m.account}:stack/${name}/00000000-0000-0000-0000-000000000000`;
+      if (name === 'attacker' && mayAllow(r, 'cloudformation:CreateStack') && await m.decide(r, 'cloudformation:CreateStack', arn, ctx) === 'Allowed') return true;
+      if (mayAllow(r, 'cloudformation:CreateChangeSet') && mayAllow(r, 'cloudformation:ExecuteChangeSet')
+        && await m.decide(r, 'cloudformation:CreateChangeSet', arn, ctx) === 'Allowed'
+        && await m.decide(r, 'cloudformation:ExecuteChangeSet', arn) === 'Allowed') return true;
+    }
+    return false;
   }
 
   private boundaryArns(): string[] {
