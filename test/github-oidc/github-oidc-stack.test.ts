@@ -56,12 +56,13 @@ describe('GitHubOidcStack', () => {
   const { template } = synth({ 'zmanim:integAccount': '210987654321' });
   const all = roles(template);
 
-  test('creates the provider and one role per workflow, each trusted for one exact subject', () => {
+  test('creates the provider and one role per workflow, each trusted for exact subjects', () => {
     template.resourceCountIs('AWS::IAM::OIDCProvider', 1);
     const sub = (name: string) => all[`zmanim-prod-github-${name}`].trust;
-    const expected: Record<string, string> = {
+    const expected: Record<string, string | string[]> = {
       'infrastructure-deploy': 'repo:shtetl/infrastructure:environment:production',
-      'pr-diff': 'repo:shtetl/infrastructure:pull_request',
+      // Read-only: pull requests and the deploy workflows' diff jobs.
+      'pr-diff': ['repo:shtetl/infrastructure:pull_request', 'repo:shtetl/infrastructure:environment:production-diff'],
       'frontend-deploy': 'repo:shtetl/infrastructure:environment:production-frontend',
       'backend-deploy': 'repo:shtetl/infrastructure:environment:production-backend',
       'ami-build': 'repo:shtetl/infrastructure:environment:production-ami',

@@ -55,15 +55,16 @@ const githubRolesButInfrastructure = Object.entries(ROLE).filter(([, name]) => n
 
 describe('trust: GitHub OIDC only, exact subject and audience', () => {
   const infra = DEFAULT_CONFIG.github.infrastructureRepository;
-  const expected: Record<string, string> = {
+  const expected: Record<string, string | string[]> = {
     [ROLE.infrastructure]: `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.infrastructure}`,
-    [ROLE.pullRequest]: `repo:${infra}:pull_request`,
+    // Pull requests, and the read-only diff jobs of the deploy workflows.
+    [ROLE.pullRequest]: [`repo:${infra}:pull_request`, `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.diff}`],
     [ROLE.frontend]: `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.frontend}`,
     [ROLE.backend]: `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.backend}`,
     [ROLE.ami]: `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.ami}`,
     [ROLE.integ]: `repo:${infra}:environment:${GITHUB_ENVIRONMENTS.integ}`,
   };
-  test.each(Object.entries(expected))('%s trusts only %s', (name, sub) => {
+  test.each(Object.entries(expected))('%s trusts only %s', (name, sub: string | string[]) => {
     // iam-data has no token.actions.githubusercontent.com keys: the conditions are checked here.
     const trust = statements(account.model.role(name).trust);
     expect(trust).toHaveLength(1);

@@ -25,6 +25,8 @@ export const GITHUB_ENVIRONMENTS = {
   backend: 'production-backend',
   ami: 'production-ami',
   integ: 'integ',
+  /** The read-only diff jobs of the deploy workflows (no reviewers: the diff is what they review). */
+  diff: 'production-diff',
 } as const;
 
 /**
@@ -206,8 +208,13 @@ export class GitHubOidcStack extends Stack {
     // pr-checks.yml (diff job): reads the deployed templates of the app's stacks, nothing else.
     // No bootstrap role: the lookup role's ReadOnlyAccess includes secrets such as the
     // origin-verify value (cloudfront-keyvaluestore:GetKey) and every SSM parameter.
-    this.pullRequestDiffRole = role('PullRequestDiff', 'pr-diff',
-      GitHubSubject.pullRequest(infra), 'read-only cdk diff of pull requests');
+    // The deploy workflows' diff jobs (environment production-diff) use it too.
+    this.pullRequestDiffRole = new GitHubDeployRole(this, 'PullRequestDiff', {
+      provider,
+      subjects: [GitHubSubject.pullRequest(infra), GitHubSubject.environment(infra, GITHUB_ENVIRONMENTS.diff)],
+      roleName: name('pr-diff'),
+      description: 'read-only cdk diff of pull requests and of the deploy workflows (GitHub Actions)',
+    });
     this.grantReadAppTemplates(this.pullRequestDiffRole, config, regions);
 
     // deploy-prod-frontend.yml: cdk deploy of the Next.js stack only, through the site's own
