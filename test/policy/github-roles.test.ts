@@ -23,7 +23,7 @@ let account: ProductionAccount;
 const reached = new Map<string, Map<string, Edge | undefined>>();
 
 beforeAll(async () => {
-  account = productionAccount();
+  account = productionAccount(INTEG_ACCOUNT);
   for (const name of Object.values(ROLE)) {
     if (name === ROLE.infrastructure) continue; // its purpose is the whole app: it reaches the execution role
     reached.set(name, await account.reach.from(account.model.role(name)));
@@ -267,6 +267,13 @@ describe('what each role is for', () => {
     // The test account's bootstrap roles trust this account (`cdk bootstrap --trust`).
     const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] };
     expect(await account.model.decide(integ, 'sts:AssumeRole', testDeployRole, {}, trust)).toBe('Allowed');
+  });
+
+  test('integ: without a test account, no integ role reaches the production account\'s deploy roles', async () => {
+    const bare = productionAccount(undefined);
+    const integ = bare.model.roles.get(`arn:aws:iam::${ACCOUNT}:role/${ROLE.integ}`);
+    const reachedWithout = integ ? [...(await bare.reach.from(integ)).keys()] : [];
+    expect(reachedWithout.filter((arn) => arn.includes(':role/cdk-'))).toEqual([]);
   });
 
   test('frontend: deploys the site stack with the site roles only, and only with the site execution role', async () => {

@@ -26,8 +26,9 @@ export interface ProductionAccount {
   readonly resourceTypes: Map<string, string>;
 }
 
-export function productionAccount(): ProductionAccount {
-  const app = new App({ context: { [INTEG_ACCOUNT_CONTEXT]: INTEG_ACCOUNT } });
+/** @param integAccount the test account the README has you name (undefined: none given). */
+export function productionAccount(integAccount: string | undefined): ProductionAccount {
+  const app = new App({ context: integAccount ? { [INTEG_ACCOUNT_CONTEXT]: integAccount } : {} });
   createZmanimStacks(app, { ...DEFAULT_CONFIG, account: ACCOUNT });
   const assembly = app.synth();
   const model = new AccountModel(ACCOUNT);
