@@ -145,6 +145,11 @@ export class AccountModel {
     // which iam-data's ARN patterns cannot express: both sides get a marker account instead.
     // The request stays in the caller's account (AWS-owned documents need no resource policy).
     const accountId = accountOf(resource) ?? this.account;
+    // S3 always knows the bucket's account: statements for other accounts' buckets (the
+    // bootstrap deploy role's s3:ResourceAccount condition) must not match ours.
+    if (action.startsWith('s3:') && resource.startsWith('arn:aws:s3:::') && !('s3:ResourceAccount' in context)) {
+      context = { ...context, 's3:ResourceAccount': this.account };
+    }
     resource = awsOwned(resource);
     const simulation = {
       request: {
