@@ -377,7 +377,10 @@ export class GitHubOidcStack extends Stack {
     ];
     statements.forEach((st) => execution.addToPrincipalPolicy(st));
 
-    const trustCallers = new iam.CompositePrincipal(...callers.map((c) => new iam.ArnPrincipal(c.roleArn)));
+    // Like the bootstrap roles: trusted by the account, so a principal needs sts:AssumeRole on
+    // them in its own policy (the frontend and infrastructure roles; an administrator's
+    // workstation deploy).
+    const trustCallers = new iam.AccountRootPrincipal();
     const deploy = new iam.Role(this, 'SiteDeployRole', {
       roleName: n.deployRole,
       assumedBy: trustCallers,
