@@ -110,7 +110,13 @@ describe('GitHubOidcStack', () => {
 
   test('the pull-request role reads the app stacks\' templates and assumes no role', () => {
     const { statements } = all['zmanim-prod-github-pr-diff'];
-    expect(statements).toEqual([{
+    expect(statements[0]).toEqual({
+      Sid: 'ReadBootstrapVersion',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: ['eu-west-1', 'us-east-1'].map((r) => `arn:aws:ssm:${r}:${ACCOUNT}:parameter/cdk-bootstrap/hnb659fds/version`),
+    });
+    expect(statements.slice(1)).toEqual([{
       Sid: 'ReadAppTemplates',
       Effect: 'Allow',
       Action: ['cloudformation:GetTemplate', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplateSummary'],

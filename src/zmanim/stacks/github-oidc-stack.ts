@@ -266,6 +266,12 @@ export class GitHubOidcStack extends Stack {
   /** `cdk diff --no-change-set` with the caller's credentials: the deployed templates of the app's stacks. */
   private grantReadAppTemplates(deployRole: GitHubDeployRole, config: ZmanimConfig, regions: string[]): void {
     const stackPrefix = siteDeployNames(config, this.account).stackName.replace(/Nextjs$/, '');
+    // `cdk diff` without a bootstrap role checks the bootstrap version (a number) itself.
+    deployRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'ReadBootstrapVersion',
+      actions: ['ssm:GetParameter'],
+      resources: regions.map((region) => `arn:${this.partition}:ssm:${region}:${this.account}:parameter/cdk-bootstrap/hnb659fds/version`),
+    }));
     deployRole.addToPolicy(new iam.PolicyStatement({
       sid: 'ReadAppTemplates',
       actions: ['cloudformation:GetTemplate', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplateSummary'],
@@ -408,6 +414,13 @@ export class GitHubOidcStack extends Stack {
       conditions: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
     }));
     staging.grantRead(deploy);
+    // The CLI checks the bootstrap version (a number) with the deploy and publishing roles' credentials.
+    const bootstrapVersion = new iam.PolicyStatement({
+      sid: 'ReadBootstrapVersion',
+      actions: ['ssm:GetParameter'],
+      resources: [arn('ssm', 'parameter/cdk-bootstrap/hnb659fds/version')],
+    });
+    deploy.addToPrincipalPolicy(bootstrapVersion);
 
     const publishing = new iam.Role(this, 'SitePublishingRole', {
       roleName: n.publishingRole,
@@ -420,6 +433,7 @@ export class GitHubOidcStack extends Stack {
       actions: ['s3:GetObject*', 's3:PutObject', 's3:ListBucket', 's3:GetBucketLocation', 's3:AbortMultipartUpload'],
       resources: [staging.bucketArn, staging.arnForObjects('*')],
     }));
+    publishing.addToPrincipalPolicy(bootstrapVersion);
     for (const caller of callers) {
       caller.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeTheSiteDeployRoles', actions: ['sts:AssumeRole'], resources: [deploy.roleArn, publishing.roleArn] }));
     }
