@@ -461,6 +461,8 @@ export class GitHubOidcStack extends Stack {
     }));
     // Run the restart script on the zmanim host only: AWS-RunShellScript, on instances that
     // carry the app's tags (zmanim-app.ts tags every resource project/environment).
+    // When GravitonDataHost offers a parameterless deploy document with grantRun(grantee),
+    // replace these two statements by that grant (and the workflow's --document-name).
     deployRole.addToPolicy(new iam.PolicyStatement({
       sid: 'RunShellScriptDocument',
       actions: ['ssm:SendCommand'],
