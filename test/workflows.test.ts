@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, CLI_VERSIONS, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
+import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, CLI_VERSIONS, HOST_DEPLOY_COMMAND, PROJEN_ACTION_PINS } from '../projenrc/workflows';
 import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
 import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
@@ -83,14 +83,15 @@ describe('generated workflows', () => {
     expect(workflows['pr-e2e'].concurrency['cancel-in-progress']).toBe(false);
   });
 
-  test('our workflows pin every action to a full commit SHA; projen\'s use SHAs or immutable release tags', () => {
+  test('every workflow, ours and projen\'s, pins every action to a full commit SHA; ours name the version', () => {
     const SHA = /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/;
-    for (const wf of OURS) {
+    for (const wf of Object.keys(workflows)) {
       for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.uses]).toEqual([wf, expect.stringMatching(SHA)]);
     }
-    for (const wf of Object.keys(workflows).filter((w) => !OURS.includes(w))) {
-      for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.uses]).toEqual([wf, expect.stringMatching(/@([0-9a-f]{40}|v\d+\.\d+\.\d+)$/)]);
+    for (const wf of OURS) {
+      for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.name]).toEqual([wf, expect.stringMatching(/ v\d+\.\d+\.\d+\)$/)]);
     }
+    for (const pinned of Object.values(PROJEN_ACTION_PINS)) expect(pinned).toMatch(SHA);
     expect(Object.values(ACTIONS).map((a) => a.ref)).toEqual(Object.values(ACTIONS).map(() => expect.stringMatching(SHA)));
   });
 
