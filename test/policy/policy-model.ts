@@ -50,6 +50,13 @@ export function productionAccount(integAccount: string | undefined): ProductionA
     }
   }
   const reach = new Reachability(model, REGIONS);
+  for (const stack of assembly.stacks) {
+    for (const [id, r] of Object.entries<any>(stack.template.Resources ?? {})) {
+      const role = r.Properties?.Role?.['Fn::GetAtt']?.[0];
+      if (r.Type !== 'AWS::Lambda::Function' || !role) continue;
+      reach.functions.push({ arn: model.arn(stack.stackName, id), roleArn: model.arn(stack.stackName, role) });
+    }
+  }
 
   const compute = assembly.getStackByName('ZmanimProdCompute').template;
   const [hostId, host] = Object.entries<any>(compute.Resources).find(([, r]) => r.Type === 'AWS::EC2::Instance')!;

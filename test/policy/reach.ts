@@ -13,6 +13,12 @@ export interface InstanceModel {
   readonly roleArn: string;
 }
 
+/** A Lambda function and the role its code runs as. */
+export interface FunctionModel {
+  readonly arn: string;
+  readonly roleArn: string;
+}
+
 export interface Edge {
   readonly from: string;
   readonly to: string;
@@ -23,6 +29,8 @@ const ADMIN: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Al
 
 export class Reachability {
   public readonly instances: InstanceModel[] = [];
+  /** Functions whose code, once replaced, runs as their role. */
+  public readonly functions: FunctionModel[] = [];
   /** Roles a reached principal could create (by ARN), with the boundary it would have to give them. */
   public readonly synthetic = new Map<string, RoleModel>();
 
@@ -62,7 +70,7 @@ export class Reachability {
           if (trustsService(t, 'cloudformation.amazonaws.com')
             && await m.decide(r, 'iam:PassRole', t.arn, { 'iam:PassedToService': 'cloudformation.amazonaws.com' }) === 'Allowed'
             && await this.canCreateStack(r, region, t.arn)) {
-            out.push({ from: r.arn, to: t.arn, how: `iam:PassRole + cloudformation:CreateStack (${region})` });
+            out.push({ from: r.arn, to: t.arn, how: `iam:PassRole + a stack or change set (${region})` });
             break;
           }
           if (trustsService(t, 'lambda.amazonaws.com')
@@ -88,10 +96,18 @@ export class Reachability {
     // A new role: trusted by whoever creates it, with any policy, limited only by the boundary the creator must set.
     if (r.source !== 'created' && mayAllow(r, 'iam:CreateRole')) {
       const boundaries: Array<string | undefined> = [undefined, ...this.boundaryArns()];
+      // Any name, or one under a stack's name (where a CloudFormation execution role may create them).
+      const names = [`created-by-${r.name}`.slice(0, 64), ...[...m.stackRoles.keys()].map((stack) => `${stack}-created-by-${r.name}`.slice(0, 64))];
       for (const boundary of boundaries) {
         const context: Record<string, string> = boundary ? { 'iam:PermissionsBoundary': boundary } : {};
-        const name = `created-by-${r.name}`.slice(0, 64);
-        if (await m.decide(r, 'iam:CreateRole', `arn:aws:iam::${acct}:role/${name}`, context) !== 'Allowed') continue;
+        let name: string | undefined;
+        for (const candidate of names) {
+          if (await m.decide(r, 'iam:CreateRole', `arn:aws:iam::${acct}:role/${candidate}`, context) === 'Allowed') {
+            name = candidate;
+            break;
+          }
+        }
+        if (!name) continue;
         const arn = `arn:aws:iam::${acct}:role/${name}${boundary ? `-bounded-${boundary.split('/').pop()}` : ''}`;
         this.synthetic.set(arn, {
           arn,
@@ -103,6 +119,15 @@ export class Reachability {
         });
         out.push({ from: r.arn, to: arn, how: `iam:CreateRole${boundary ? ` with boundary ${boundary.split('/').pop()}` : ' without boundary'}` });
         break;
+      }
+    }
+    // New code in an existing function runs as the function's role.
+    if (mayAllow(r, 'lambda:UpdateFunctionCode')) {
+      for (const fn of this.functions) {
+        if (fn.roleArn === r.arn) continue;
+        if (await this.model.decide(r, 'lambda:UpdateFunctionCode', fn.arn) === 'Allowed') {
+          out.push({ from: r.arn, to: fn.roleArn, how: `lambda:UpdateFunctionCode of ${fn.arn.split(':').pop()}` });
+        }
       }
     }
     // Commands on an instance run as root there, with the instance role's credentials.
