@@ -50,7 +50,7 @@ export const PROJEN_ACTION_PINS: Record<string, string> = {
   'peter-evans/create-pull-request@v8.1.1': 'peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1',
 };
 
-/** Exact versions of the CLIs the privileged jobs run (the CDK CLI comes from package-lock.json). */
+/** Exact versions of the CLIs the privileged jobs run. */
 export const CLI_VERSIONS = {
   /** hashicorp/packer tag v1.15.4. */
   packer: '1.15.4',
@@ -58,9 +58,14 @@ export const CLI_VERSIONS = {
   packerAmazonPlugin: 'v1.8.2',
   /** npm view publib version (2026-11-28). */
   publib: '0.2.1061',
+  /** The CDK CLI of package-lock.json (test/workflows.test.ts keeps them equal), run alone in the jobs with credentials. */
+  cdk: '2.1115.1',
   /** npm view @opennextjs/aws version (2026-11-28); the build job holds no credentials anyway. */
   openNext: '4.1.16',
 } as const;
+
+/** The CDK CLI at its exact version, without the repository's other dependencies. */
+const CDK = `npx --yes aws-cdk@${CLI_VERSIONS.cdk}`;
 
 /** The image `.ci/run` is written for (TOOLCHAIN.md lists its package versions). */
 const CI_IMAGE = 'debian:12';
@@ -183,16 +188,14 @@ function diffJob(stacks: string): Job {
     timeoutMinutes: 20,
     steps: [
       step.requireVariable(ROLE_ARN_VARIABLES.pullRequestDiff),
-      step.checkout(),
       step.node(),
-      step.npmCi(),
       downloadArtifact(ASSEMBLY_ARTIFACT),
       step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
       {
         name: 'cdk diff',
         run: [
           'tar -xzf cloud-assembly.tgz',
-          `npx cdk diff --app cdk.out --no-change-set ${stacks} 2>&1 | tee cdk-diff.txt`,
+          `${CDK} diff --app cdk.out --no-change-set ${stacks} 2>&1 | tee cdk-diff.txt`,
           '{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"',
         ].join('\n'),
       },
@@ -211,13 +214,11 @@ function deployJob(name: string, environment: string, roleVariable: string, depl
     env: { AWS_REGION: config.region },
     steps: [
       step.requireVariable(roleVariable),
-      step.checkout(),
       step.node(),
-      step.npmCi(),
       downloadArtifact(ASSEMBLY_ARTIFACT),
       step.aws(roleVariable),
       // The reviewers approved this job after reading the diff job's summary; the CLI cannot prompt in CI.
-      { name: deploy.split(' --')[0], run: `tar -xzf cloud-assembly.tgz\n${deploy}` },
+      { name: deploy.replace(CDK, 'cdk').split(' --')[0], run: `tar -xzf cloud-assembly.tgz\n${deploy}` },
     ],
   });
 }
@@ -263,19 +264,41 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         { name: 'Generated files are committed', run: 'npx projen\ngit diff --exit-code' },
       ],
     }),
-    diff: job({
-      name: 'cdk diff against production (read-only)',
-      permissions: oidc,
-      // Pull requests from forks get no OIDC token; skip instead of failing.
+    // The pull request's code synthesizes without credentials; the diff job runs only the
+    // pinned CDK CLI on that assembly.
+    synth: job({
+      name: 'Synthesize the pull request (no credentials)',
+      permissions: read,
       if: `github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && vars.${ROLE_ARN_VARIABLES.pullRequestDiff} != ''`,
       timeoutMinutes: 20,
       steps: [
         step.checkout(),
         step.node(),
         step.npmCi(),
+        { name: 'cdk synth', run: 'npx cdk synth --quiet --output cdk.out\ntar -czf cloud-assembly.tgz cdk.out' },
+        uploadArtifact(ASSEMBLY_ARTIFACT, 'cloud-assembly.tgz'),
+      ],
+    }),
+    diff: job({
+      name: 'cdk diff against production (read-only)',
+      needs: ['synth'],
+      permissions: oidc,
+      // Pull requests from forks get no OIDC token; skip instead of failing.
+      if: `github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && vars.${ROLE_ARN_VARIABLES.pullRequestDiff} != ''`,
+      timeoutMinutes: 20,
+      steps: [
+        step.node(),
+        downloadArtifact(ASSEMBLY_ARTIFACT),
         step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
-        // The role may only assume the bootstrap lookup roles: a template diff, no change set.
-        { name: 'cdk diff', run: 'npx cdk diff --all --no-change-set 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        // The role reads the deployed templates only: a template diff, no change set.
+        {
+          name: 'cdk diff',
+          run: [
+            'tar -xzf cloud-assembly.tgz',
+            `${CDK} diff --app cdk.out --no-change-set --all 2>&1 | tee cdk-diff.txt`,
+            '{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"',
+          ].join('\n'),
+        },
       ],
     }),
   });
@@ -311,7 +334,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
     synth: synthJob(),
     diff: diffJob('--all'),
     deploy: deployJob('cdk deploy --all (approved diff)', GITHUB_ENVIRONMENTS.infrastructure, ROLE_ARN_VARIABLES.infrastructure,
-      'npx cdk deploy --app cdk.out --all --require-approval never'),
+      `${CDK} deploy --app cdk.out --all --require-approval never`),
   });
 
   // ---- deploy-prod-frontend: the same path for the Next.js stack only, with the frontend
@@ -330,7 +353,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
     diff: diffJob(`${stackPrefix}Nextjs`),
     // --exclusively: only the site; its dependencies (certificate) are deployed by the infrastructure workflow.
     deploy: deployJob(`cdk deploy ${stackPrefix}Nextjs (approved diff)`, GITHUB_ENVIRONMENTS.frontend, ROLE_ARN_VARIABLES.frontend,
-      `npx cdk deploy --app cdk.out ${stackPrefix}Nextjs --exclusively --require-approval never`),
+      `${CDK} deploy --app cdk.out ${stackPrefix}Nextjs --exclusively --require-approval never`),
   });
 
   // ---- deploy-prod-backend: Go API for linux/arm64 -> release bucket -> SSM restart -> /health.

@@ -199,12 +199,14 @@ describe('generated workflows', () => {
       // The diff job is read-only (the diff role) and unprotected: it runs before anyone approves.
       expect(diff.environment).toBe(GITHUB_ENVIRONMENTS.diff);
       expect(JSON.stringify(diff.steps)).toContain(`vars.${ROLE_ARN_VARIABLES.pullRequestDiff}`);
-      expect(JSON.stringify(diff.steps)).toContain(`npx cdk diff --app cdk.out --no-change-set ${stacks}`);
+      expect(JSON.stringify(diff.steps)).toContain(`npx --yes aws-cdk@${CLI_VERSIONS.cdk} diff --app cdk.out --no-change-set ${stacks}`);
       // The deploy job waits for the environment's reviewers, then deploys the assembly the diff showed.
       expect(deploy.environment).toBe(environment);
       const deployRuns = (deploy.steps as Step[]).map((st) => st.run ?? '').join('\n');
-      expect(deployRuns).toMatch(new RegExp(`npx cdk deploy --app cdk\\.out ${stacks}`));
+      expect(deployRuns).toContain(`npx --yes aws-cdk@${CLI_VERSIONS.cdk} deploy --app cdk.out ${stacks}`);
       expect(deployRuns).not.toMatch(/cdk synth|opennextjs/);
+      // With credentials, only the pinned CDK CLI runs: no npm ci of any package.json.
+      for (const j of [diff, deploy]) expect(JSON.stringify(j.steps)).not.toMatch(/npm ci/);
       for (const j of [diff, deploy]) {
         expect((j.steps as Step[]).find((st) => st.uses?.startsWith('actions/download-artifact@'))?.with?.name).toBe('cloud-assembly');
       }
@@ -221,6 +223,8 @@ describe('generated workflows', () => {
     expect(publish).toContain(`publib@${CLI_VERSIONS.publib}`);
     expect(JSON.stringify(workflows)).not.toMatch(/@latest\b/);
     expect(runs('deploy-prod-frontend')).toContain(`@opennextjs/aws@${CLI_VERSIONS.openNext} build`);
+    // The CDK CLI the jobs with credentials run is the one the repository tests with.
+    expect(CLI_VERSIONS.cdk).toBe(JSON.parse(readFileSync(join(ROOT, 'node_modules', 'aws-cdk', 'package.json'), 'utf8')).version);
   });
 
   test('pr-checks runs the README\'s test command, synth with nag, and checks generated files', () => {
@@ -230,7 +234,12 @@ describe('generated workflows', () => {
     expect(runs('pr-checks')).toMatch(/npx projen synth/);
     expect(runs('pr-checks')).toMatch(/npx projen compile/);
     expect(runs('pr-checks')).toMatch(/git diff --exit-code/);
-    expect(runs('pr-checks')).toMatch(/npx cdk diff --all --no-change-set/);
+    expect(runs('pr-checks')).toMatch(/npx --yes aws-cdk@[\d.]+ diff --app cdk\.out --no-change-set --all/);
+    // The pull request's code synthesizes without credentials; the diff job holds them and runs only the CLI.
+    const { synth, diff } = workflows['pr-checks'].jobs;
+    expect(synth.permissions).toEqual({ contents: 'read' });
+    expect([].concat(diff.needs)).toEqual(['synth']);
+    expect(JSON.stringify(diff.steps)).not.toMatch(/npm ci|actions\/checkout/);
   });
 
   test('the deploy workflows do what the seed\'s did, with the app\'s values', () => {
@@ -240,10 +249,10 @@ describe('generated workflows', () => {
       expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1\.\d+ build/);
       expect(runs(wf)).toMatch(/npx cdk synth --quiet -c "zmanim:site=\$site" --output cdk\.out/);
     }
-    expect(runs('deploy-prod-infrastructure')).toMatch(/npx cdk diff --app cdk.out --no-change-set --all[\s\S]*npx cdk deploy --app cdk.out --all --require-approval never/);
+    expect(runs('deploy-prod-infrastructure')).toMatch(/aws-cdk@[\d.]+ diff --app cdk.out --no-change-set --all[\s\S]*aws-cdk@[\d.]+ deploy --app cdk.out --all --require-approval never/);
     // The AMI choice lives in the committed cdk.context.json; a -c would override it.
     expect(JSON.stringify(workflows)).not.toMatch(/-c \\?"?zmanim:ami/);
-    expect(runs('deploy-prod-frontend')).toMatch(/npx cdk deploy --app cdk.out ZmanimProdNextjs --exclusively --require-approval never/);
+    expect(runs('deploy-prod-frontend')).toMatch(/aws-cdk@[\d.]+ deploy --app cdk.out ZmanimProdNextjs --exclusively --require-approval never/);
     const backend = runs('deploy-prod-backend');
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
     expect(backend).toContain(`aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`);
