@@ -140,14 +140,19 @@ describe.each(githubRolesButInfrastructure)('%s role: nothing it can reach excee
     expect(found).toEqual([]);
   });
 
-  test('cannot overwrite what the host boots (the CDK file assets) or read the origin-verify value', async () => {
+  test('cannot overwrite what the host boots (the CDK file assets), read the origin-verify value or change the code that adds it', async () => {
     const found: string[] = [];
     for (const region of REGIONS) {
       const who = await whoCan(name, 's3:PutObject', `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${region}/host-scripts.zip`);
       if (who) found.push(who);
     }
-    for (const action of ['cloudfront-keyvaluestore:GetKey', 'cloudfront-keyvaluestore:ListKeys']) {
+    for (const action of ['cloudfront-keyvaluestore:GetKey', 'cloudfront-keyvaluestore:ListKeys', 'cloudfront:DeleteKeyValueStore', 'cloudfront:UpdateKeyValueStore']) {
       const who = await whoCan(name, action, account.originVerifyStore);
+      if (who) found.push(who);
+    }
+    // The API's CloudFront Function adds the origin-verify header: new code could return it to viewers.
+    for (const action of ['cloudfront:UpdateFunction', 'cloudfront:PublishFunction']) {
+      const who = await whoCan(name, action, account.originVerifyFunction);
       if (who) found.push(who);
     }
     expect(found).toEqual([]);

@@ -22,6 +22,8 @@ export interface ProductionAccount {
   readonly backupBucket: string;
   /** ARN of the CloudFront KeyValueStore holding the origin-verify value. */
   readonly originVerifyStore: string;
+  /** ARN of the API's CloudFront Function that adds the origin-verify header. */
+  readonly originVerifyFunction: string;
   /** `stackName/logicalId` -> CloudFormation type. */
   readonly resourceTypes: Map<string, string>;
 }
@@ -74,12 +76,15 @@ export function productionAccount(integAccount: string | undefined): ProductionA
   const api = assembly.getStackByName('ZmanimProdApi').template;
   const store = Object.keys(api.Resources).find((id) => api.Resources[id].Type === 'AWS::CloudFront::KeyValueStore');
   if (!store) throw new Error('no KeyValueStore in ZmanimProdApi');
+  const fn = Object.keys(api.Resources).find((id) => api.Resources[id].Type === 'AWS::CloudFront::Function');
+  if (!fn) throw new Error('no CloudFront Function in ZmanimProdApi');
   return {
     model,
     reach,
     dataHost,
     backupBucket: model.arn('ZmanimProdCompute', backups).split(':::')[1],
     originVerifyStore: model.arn('ZmanimProdApi', store),
+    originVerifyFunction: model.arn('ZmanimProdApi', fn),
     resourceTypes,
   };
 }

@@ -378,6 +378,20 @@ export class GitHubOidcStack extends Stack {
       }),
       // CloudFront resources have generated ids only; the KeyValueStore data plane (cloudfront-keyvaluestore) is not included.
       new iam.PolicyStatement({ sid: 'CloudFront', actions: ['cloudfront:*'], resources: ['*'] }),
+      // But never another stack's CloudFront Function (the API's adds the origin-verify header:
+      // new code could hand it to viewers) or a KeyValueStore (the origin-verify value).
+      new iam.PolicyStatement({
+        sid: 'OnlyTheSiteCloudFrontFunctions',
+        effect: iam.Effect.DENY,
+        actions: ['cloudfront:UpdateFunction', 'cloudfront:PublishFunction', 'cloudfront:DeleteFunction'],
+        notResources: [`arn:${partition}:cloudfront::${account}:function/${region}${n.stackName}*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'NoKeyValueStores',
+        effect: iam.Effect.DENY,
+        actions: ['cloudfront:CreateKeyValueStore', 'cloudfront:UpdateKeyValueStore', 'cloudfront:DeleteKeyValueStore'],
+        resources: ['*'],
+      }),
       new iam.PolicyStatement({ sid: 'ReadStagedAssets', actions: ['s3:GetObject', 's3:ListBucket', 's3:GetBucketLocation'], resources: [staging.bucketArn, staging.arnForObjects('*')] }),
       new iam.PolicyStatement({ sid: 'CrossRegionExport', actions: ['ssm:GetParameters'], resources: [arn('ssm', `parameter/cdk/exports/${n.stackName}/*`, GLOBAL_REGION)] }),
     ];
