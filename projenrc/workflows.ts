@@ -20,16 +20,52 @@ export const HOST_DEPLOY_COMMAND = 'bash /opt/zmanim/host/deploy-api.sh';
 
 /**
  * Every third-party action, pinned to a full commit SHA (a tag can be moved to other code).
- * The version is in the step name, since the generated YAML cannot carry comments.
+ * The version is in the step name, since the generated YAML cannot carry comments. Each SHA
+ * was read from the action's repository (`git rev-parse <tag>^{commit}` in a mirror of it,
+ * 2026-11-28), or from projen's own pins (ActionRefs) where they agree.
  */
 export const ACTIONS = {
-  /** v7.0.1: the SHA projen itself pins (ActionRefs.ACTIONS_CHECKOUT). */
+  /** v7.0.1: the SHA projen pins (ActionRefs.ACTIONS_CHECKOUT), = tag v7.0.1 of actions/checkout. */
   checkout: { ref: 'actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1', version: 'v7.0.1' },
+  /** Tag v4.4.0 of actions/setup-node. */
   setupNode: { ref: 'actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020', version: 'v4.4.0' },
+  /** Tag v4.2.1 of aws-actions/configure-aws-credentials. */
   awsCredentials: { ref: 'aws-actions/configure-aws-credentials@b47578312673ae6fa5b5096b330d9fbac3d116df', version: 'v4.2.1' },
+  /** Tag v5.5.0 of actions/setup-go. */
   setupGo: { ref: 'actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5', version: 'v5.5.0' },
-  setupPacker: { ref: 'hashicorp/setup-packer@c3d53c525d422944e50ee27b840746d6522b08de', version: 'v3.2.0' },
+  /** Tag v3.1.0 of hashicorp/setup-packer (v3.2.0, pinned before, is no tag of that repository). */
+  setupPacker: { ref: 'hashicorp/setup-packer@1aa358be5cf73883762b302a3a03abd66e75b232', version: 'v3.1.0' },
+  /** Tag v7.0.0 of actions/upload-artifact. */
+  uploadArtifact: { ref: 'actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f', version: 'v7.0.0' },
+  /** v8.0.1: projen's pin (ActionRefs.ACTIONS_DOWNLOAD_ARTIFACT), = tag v8.0.1 of actions/download-artifact. */
+  downloadArtifact: { ref: 'actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c', version: 'v8.0.1' },
 } as const;
+
+/**
+ * projen's own workflows (release, upgrade-main) use release tags of these actions: pinned to
+ * the tags' commits instead (read from the actions' repositories, like ACTIONS).
+ */
+export const PROJEN_ACTION_PINS: Record<string, string> = {
+  'actions/setup-node@v7.0.0': 'actions/setup-node@820762786026740c76f36085b0efc47a31fe5020',
+  'peter-evans/create-pull-request@v8.1.1': 'peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1',
+};
+
+/** Exact versions of the CLIs the privileged jobs run. */
+export const CLI_VERSIONS = {
+  /** hashicorp/packer tag v1.15.4. */
+  packer: '1.15.4',
+  /** hashicorp/packer-plugin-amazon tag v1.8.2. */
+  packerAmazonPlugin: 'v1.8.2',
+  /** npm view publib version (2026-11-28). */
+  publib: '0.2.1061',
+  /** The CDK CLI of package-lock.json (test/workflows.test.ts keeps them equal), run alone in the jobs with credentials. */
+  cdk: '2.1115.1',
+  /** npm view @opennextjs/aws version (2026-11-28); the build job holds no credentials anyway. */
+  openNext: '4.1.16',
+} as const;
+
+/** The CDK CLI at its exact version, without the repository's other dependencies. */
+const CDK = `npx --yes aws-cdk@${CLI_VERSIONS.cdk}`;
 
 /** The image `.ci/run` is written for (TOOLCHAIN.md lists its package versions). */
 const CI_IMAGE = 'debian:12';
@@ -62,50 +98,141 @@ const step = {
   }),
 };
 
-/** Inputs naming the application repository and ref, defaulting to config. */
-const appInputs = {
-  app_repository: { description: 'Application repository (owner/name)', type: 'string' as const, required: false, default: config.github.applicationRepository },
-  app_ref: { description: 'Branch, tag or commit of the application repository', type: 'string' as const, required: false, default: 'main' },
-};
-const APP_REPOSITORY = `\${{ inputs.app_repository || github.event.client_payload.repository || '${config.github.applicationRepository}' }}`;
-const APP_REF = '${{ inputs.app_ref || github.event.client_payload.ref || \'main\' }}';
+/**
+ * The application repository and ref are fixed (config), never taken from workflow inputs
+ * or a repository_dispatch payload: whoever can trigger a deploy cannot choose the code.
+ */
+const APP_REF = 'main';
 const checkoutApp = (): JobStep => step.checkout({
-  repository: APP_REPOSITORY,
+  repository: config.github.applicationRepository,
   ref: APP_REF,
   path: 'app',
   // A fine-grained token with read access to the application repository when it is private.
   token: '${{ secrets.APP_REPOSITORY_TOKEN || github.token }}',
 }, 'Check out the application');
 
-const webPathInput = { description: 'Folder of the Next.js app in the application repository', type: 'string' as const, required: false, default: 'web' };
-const WEB_PATH = "app/${{ inputs.app_path || 'web' }}";
+const WEB_PATH = 'app/web';
+const SITE_ARTIFACT = 'open-next';
+const ASSEMBLY_ARTIFACT = 'cloud-assembly';
 
 /**
- * Checks out the web app, builds it with OpenNext, and puts the app's `zmanim:site` context
- * (the .open-next path, other site settings from config) into $ZMANIM_SITE.
+ * Builds the web app with OpenNext: its npm dependencies and build scripts are code we do not
+ * control, so this job has no id-token and no AWS access; the deploy gets only its output.
  */
-function buildSite(): JobStep[] {
-  const siteDefaults = JSON.stringify({ ...config.site, openNextPath: undefined });
-  return [
-    checkoutApp(),
-    step.node(),
-    step.npmCi(),
-    {
-      name: 'Build the web app with OpenNext',
-      // Public build-time values of the web app (the seed's clerk-publishable-key and
-      // mapbox-public-token); secrets never go into a client bundle.
-      env: {
-        NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: '${{ vars.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY }}',
-        NEXT_PUBLIC_MAPBOX_TOKEN: '${{ vars.NEXT_PUBLIC_MAPBOX_TOKEN }}',
+function buildSiteJob(): Job {
+  return job({
+    name: 'Build the web app (OpenNext), without credentials',
+    permissions: read,
+    timeoutMinutes: 20,
+    env: { APP_PATH: WEB_PATH },
+    steps: [
+      checkoutApp(),
+      step.node(),
+      {
+        name: 'Build the web app with OpenNext',
+        // Public build-time values of the web app (the seed's clerk-publishable-key and
+        // mapbox-public-token); secrets never go into a client bundle.
+        env: {
+          NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: '${{ vars.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY }}',
+          NEXT_PUBLIC_MAPBOX_TOKEN: '${{ vars.NEXT_PUBLIC_MAPBOX_TOKEN }}',
+        },
+        run: [
+          `(cd "$APP_PATH" && npm ci && npx --yes @opennextjs/aws@${CLI_VERSIONS.openNext} build)`,
+          'test -d "$APP_PATH/.open-next" || { echo "::error::OpenNext wrote no .open-next/ in $APP_PATH"; exit 1; }',
+          'tar -C "$APP_PATH" -czf open-next.tgz .open-next',
+        ].join('\n'),
       },
-      run: [
-        '(cd "$APP_PATH" && npm ci && npx --yes @opennextjs/aws@4.1 build)',
-        'test -d "$APP_PATH/.open-next" || { echo "::error::OpenNext wrote no .open-next/ in $APP_PATH"; exit 1; }',
-        `site=$(jq -cn --arg path "$GITHUB_WORKSPACE/$APP_PATH/.open-next" '${siteDefaults} + {openNextPath: $path}')`,
-        'echo "ZMANIM_SITE=$site" >> "$GITHUB_ENV"',
-      ].join('\n'),
-    },
-  ];
+      uploadArtifact(SITE_ARTIFACT, 'open-next.tgz'),
+    ],
+  });
+}
+
+/**
+ * Synthesizes the app from this repository with the built site as data, still without
+ * credentials; the diff and the deploy both use this cloud assembly, so what is deployed is
+ * exactly what was diffed and approved.
+ */
+function synthJob(): Job {
+  const siteDefaults = JSON.stringify({ ...config.site, openNextPath: undefined });
+  return job({
+    name: 'Synthesize the app with the built site',
+    needs: ['build_site'],
+    permissions: read,
+    timeoutMinutes: 20,
+    steps: [
+      step.checkout(),
+      step.node(),
+      step.npmCi(),
+      downloadArtifact(SITE_ARTIFACT),
+      {
+        name: 'cdk synth',
+        run: [
+          'mkdir -p site && tar -C site -xzf open-next.tgz',
+          `site=$(jq -cn --arg path "$GITHUB_WORKSPACE/site/.open-next" '${siteDefaults} + {openNextPath: $path}')`,
+          'npx cdk synth --quiet -c "zmanim:site=$site" --output cdk.out',
+          'tar -czf cloud-assembly.tgz cdk.out',
+        ].join('\n'),
+      },
+      uploadArtifact(ASSEMBLY_ARTIFACT, 'cloud-assembly.tgz'),
+    ],
+  });
+}
+
+/** Read-only diff of the synthesized assembly against what is deployed, into the run summary. */
+function diffJob(stacks: string): Job {
+  return job({
+    name: 'cdk diff (read-only), for the reviewers',
+    needs: ['synth'],
+    environment: GITHUB_ENVIRONMENTS.diff,
+    permissions: oidc,
+    timeoutMinutes: 20,
+    steps: [
+      step.requireVariable(ROLE_ARN_VARIABLES.pullRequestDiff),
+      step.node(),
+      downloadArtifact(ASSEMBLY_ARTIFACT),
+      step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
+      {
+        name: 'cdk diff',
+        run: [
+          'tar -xzf cloud-assembly.tgz',
+          `${CDK} diff --app cdk.out --no-change-set ${stacks} 2>&1 | tee cdk-diff.txt`,
+          '{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"',
+        ].join('\n'),
+      },
+    ],
+  });
+}
+
+/** Deploys the assembly the diff job showed, after the environment's reviewers approved it. */
+function deployJob(name: string, environment: string, roleVariable: string, deploy: string): Job {
+  return job({
+    name,
+    needs: ['diff'],
+    environment,
+    permissions: oidc,
+    timeoutMinutes: 60,
+    env: { AWS_REGION: config.region },
+    steps: [
+      step.requireVariable(roleVariable),
+      step.node(),
+      downloadArtifact(ASSEMBLY_ARTIFACT),
+      step.aws(roleVariable),
+      // The reviewers approved this job after reading the diff job's summary; the CLI cannot prompt in CI.
+      { name: deploy.replace(CDK, 'cdk').split(' --')[0], run: `tar -xzf cloud-assembly.tgz\n${deploy}` },
+    ],
+  });
+}
+
+function uploadArtifact(name: string, path: string): JobStep {
+  return {
+    name: `Upload ${name} (actions/upload-artifact ${ACTIONS.uploadArtifact.version})`,
+    uses: ACTIONS.uploadArtifact.ref,
+    with: { 'name': name, path, 'retention-days': 1, 'if-no-files-found': 'error' },
+  };
+}
+
+function downloadArtifact(name: string): JobStep {
+  return { name: `Download ${name} (actions/download-artifact ${ACTIONS.downloadArtifact.version})`, uses: ACTIONS.downloadArtifact.ref, with: { name } };
 }
 
 /** Never two production changes at once; a queued run waits instead of cancelling the running one. */
@@ -137,19 +264,41 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         { name: 'Generated files are committed', run: 'npx projen\ngit diff --exit-code' },
       ],
     }),
-    diff: job({
-      name: 'cdk diff against production (read-only)',
-      permissions: oidc,
-      // Pull requests from forks get no OIDC token; skip instead of failing.
+    // The pull request's code synthesizes without credentials; the diff job runs only the
+    // pinned CDK CLI on that assembly.
+    synth: job({
+      name: 'Synthesize the pull request (no credentials)',
+      permissions: read,
       if: `github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && vars.${ROLE_ARN_VARIABLES.pullRequestDiff} != ''`,
       timeoutMinutes: 20,
       steps: [
         step.checkout(),
         step.node(),
         step.npmCi(),
+        { name: 'cdk synth', run: 'npx cdk synth --quiet --output cdk.out\ntar -czf cloud-assembly.tgz cdk.out' },
+        uploadArtifact(ASSEMBLY_ARTIFACT, 'cloud-assembly.tgz'),
+      ],
+    }),
+    diff: job({
+      name: 'cdk diff against production (read-only)',
+      needs: ['synth'],
+      permissions: oidc,
+      // Pull requests from forks get no OIDC token; skip instead of failing.
+      if: `github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && vars.${ROLE_ARN_VARIABLES.pullRequestDiff} != ''`,
+      timeoutMinutes: 20,
+      steps: [
+        step.node(),
+        downloadArtifact(ASSEMBLY_ARTIFACT),
         step.aws(ROLE_ARN_VARIABLES.pullRequestDiff),
-        // The role may only assume the bootstrap lookup roles: a template diff, no change set.
-        { name: 'cdk diff', run: 'npx cdk diff --all --no-change-set 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
+        // The role reads the deployed templates only: a template diff, no change set.
+        {
+          name: 'cdk diff',
+          run: [
+            'tar -xzf cloud-assembly.tgz',
+            `${CDK} diff --app cdk.out --no-change-set --all 2>&1 | tee cdk-diff.txt`,
+            '{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"',
+          ].join('\n'),
+        },
       ],
     }),
   });
@@ -176,94 +325,80 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
     }),
   });
 
-  // ---- deploy-prod-infrastructure: cdk diff, then cdk deploy --all, after the environment's
-  // reviewers approve. The Next.js stack is part of --all, so the real web app is built first
-  // (without it the app would synthesize the test fixture site).
+  // ---- deploy-prod-infrastructure: build the site (no credentials), synth, diff (read-only),
+  // then the environment's reviewers approve the deploy of exactly that assembly.
   const infra = new GithubWorkflow(gh, `deploy-${config.environment}-infrastructure`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
-  infra.on({ workflowDispatch: { inputs: { ...appInputs, app_path: webPathInput } } });
+  infra.on({ workflowDispatch: {} });
   infra.addJobs({
-    deploy: job({
-      name: 'cdk diff and deploy',
-      environment: GITHUB_ENVIRONMENTS.infrastructure,
-      permissions: oidc,
-      timeoutMinutes: 60,
-      // Which AMI the host runs is zmanim:ami in the committed cdk.context.json (README, "The AMI").
-      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
-      steps: [
-        step.requireVariable(ROLE_ARN_VARIABLES.infrastructure),
-        step.checkout(),
-        ...buildSite(),
-        step.aws(ROLE_ARN_VARIABLES.infrastructure),
-        { name: 'cdk diff', run: 'npx cdk diff --all -c "zmanim:site=$ZMANIM_SITE" 2>&1 | tee cdk-diff.txt\n{ echo \'```\'; cat cdk-diff.txt; echo \'```\'; } >> "$GITHUB_STEP_SUMMARY"' },
-        // The environment's required reviewers approved this run; the CLI cannot prompt in CI.
-        { name: 'cdk deploy --all', run: 'npx cdk deploy --all --require-approval never -c "zmanim:site=$ZMANIM_SITE"' },
-      ],
-    }),
+    build_site: buildSiteJob(),
+    synth: synthJob(),
+    diff: diffJob('--all'),
+    deploy: deployJob('cdk deploy --all (approved diff)', GITHUB_ENVIRONMENTS.infrastructure, ROLE_ARN_VARIABLES.infrastructure,
+      `${CDK} deploy --app cdk.out --all --require-approval never`),
   });
 
-  // ---- deploy-prod-frontend: build the web app with OpenNext, deploy the Next.js stack with it.
+  // ---- deploy-prod-frontend: the same path for the Next.js stack only, with the frontend
+  // role (which can change that stack and nothing else).
   const frontend = new GithubWorkflow(gh, `deploy-${config.environment}-frontend`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
   frontend.on({
     push: { branches: ['main'] },
-    workflowDispatch: { inputs: { ...appInputs, app_path: webPathInput } },
+    workflowDispatch: {},
     // The application repository's push to main: POST /repos/OWNER/infrastructure/dispatches
-    // {"event_type":"deploy-frontend","client_payload":{"ref":"<sha>"}}.
+    // {"event_type":"deploy-frontend"}. The payload is ignored: the build is always the app's main.
     repositoryDispatch: { types: ['deploy-frontend'] },
   });
   frontend.addJobs({
-    deploy: job({
-      name: 'OpenNext build and cdk deploy of the Next.js stack',
-      environment: GITHUB_ENVIRONMENTS.frontend,
-      permissions: oidc,
-      timeoutMinutes: 30,
-      env: { APP_PATH: WEB_PATH, AWS_REGION: config.region },
-      steps: [
-        step.requireVariable(ROLE_ARN_VARIABLES.frontend),
-        step.checkout(),
-        ...buildSite(),
-        step.aws(ROLE_ARN_VARIABLES.frontend),
-        {
-          name: `cdk deploy ${stackPrefix}Nextjs`,
-          // --exclusively: only the site; its dependencies (certificate) are deployed by the infrastructure workflow.
-          run: `npx cdk deploy ${stackPrefix}Nextjs --exclusively --require-approval never -c "zmanim:site=$ZMANIM_SITE"`,
-        },
-      ],
-    }),
+    build_site: buildSiteJob(),
+    synth: synthJob(),
+    diff: diffJob(`${stackPrefix}Nextjs`),
+    // --exclusively: only the site; its dependencies (certificate) are deployed by the infrastructure workflow.
+    deploy: deployJob(`cdk deploy ${stackPrefix}Nextjs (approved diff)`, GITHUB_ENVIRONMENTS.frontend, ROLE_ARN_VARIABLES.frontend,
+      `${CDK} deploy --app cdk.out ${stackPrefix}Nextjs --exclusively --require-approval never`),
   });
 
   // ---- deploy-prod-backend: Go API for linux/arm64 -> release bucket -> SSM restart -> /health.
   const healthUrl = `https://${config.domain}${config.healthCheckPath}`;
   const backend = new GithubWorkflow(gh, `deploy-${config.environment}-backend`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
-  backend.on({
-    workflowDispatch: { inputs: { ...appInputs, api_path: { description: 'Folder of the Go module in the application repository', type: 'string' as const, required: false, default: 'api' } } },
-  });
+  backend.on({ workflowDispatch: {} });
   backend.addJobs({
-    deploy: job({
-      name: 'Build, publish and restart the Go API',
-      environment: GITHUB_ENVIRONMENTS.backend,
-      permissions: oidc,
-      timeoutMinutes: 30,
-      env: {
-        API_PATH: "app/${{ inputs.api_path || 'api' }}",
-        RELEASE_BUCKET: '${{ vars.ZMANIM_RELEASE_BUCKET }}',
-        AWS_REGION: config.region,
-      },
+    // The Go build runs the application's code and modules: no credentials in this job.
+    build: job({
+      name: 'Build the Go API for linux/arm64, without credentials',
+      permissions: read,
+      timeoutMinutes: 20,
+      env: { API_PATH: 'app/api' },
       steps: [
-        step.requireVariable(ROLE_ARN_VARIABLES.backend, 'ZMANIM_RELEASE_BUCKET'),
         checkoutApp(),
         {
           name: `Set up Go (actions/setup-go ${ACTIONS.setupGo.version})`,
           uses: ACTIONS.setupGo.ref,
-          with: { 'go-version-file': '${{ env.API_PATH }}/go.mod', 'cache-dependency-path': '${{ env.API_PATH }}/go.sum' },
+          with: { 'go-version-file': '${{ env.API_PATH }}/go.mod', 'cache': false },
         },
         {
           name: 'Build for linux/arm64 (Graviton)',
           run: [
             'cd "$API_PATH"',
             'CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -ldflags "-s -w" -o "$GITHUB_WORKSPACE/dist/zmanim-api" ./cmd/api',
-            'echo "APP_SHA=$(git rev-parse HEAD)" >> "$GITHUB_ENV"',
+            'git rev-parse HEAD > "$GITHUB_WORKSPACE/dist/app-sha"',
           ].join('\n'),
         },
+        uploadArtifact('api', 'dist/'),
+      ],
+    }),
+    deploy: job({
+      name: 'Publish and restart the Go API',
+      needs: ['build'],
+      environment: GITHUB_ENVIRONMENTS.backend,
+      permissions: oidc,
+      timeoutMinutes: 30,
+      env: {
+        RELEASE_BUCKET: '${{ vars.ZMANIM_RELEASE_BUCKET }}',
+        AWS_REGION: config.region,
+      },
+      steps: [
+        step.requireVariable(ROLE_ARN_VARIABLES.backend, 'ZMANIM_RELEASE_BUCKET'),
+        { ...downloadArtifact('api'), with: { name: 'api', path: 'dist' } },
+        { name: 'Release commit', run: 'echo "APP_SHA=$(cat dist/app-sha)" >> "$GITHUB_ENV"' },
         step.aws(ROLE_ARN_VARIABLES.backend),
         {
           name: 'Publish the release',
@@ -304,7 +439,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
       environment: GITHUB_ENVIRONMENTS.ami,
       permissions: oidc,
       timeoutMinutes: 60,
-      env: { AWS_REGION: config.region, PACKER_VERSION: 'latest' },
+      env: { AWS_REGION: config.region, PACKER_VERSION: CLI_VERSIONS.packer },
       steps: [
         step.requireVariable(ROLE_ARN_VARIABLES.ami),
         step.checkout(),
@@ -315,7 +450,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
         },
         // packer/ has no required_plugins block (Debian's packer 1.6.6 validates it offline
         // and rejects one), so the plugin is installed explicitly.
-        { name: 'Install the amazon plugin', run: 'packer version\npacker plugins install github.com/hashicorp/amazon' },
+        { name: `Install the amazon plugin ${CLI_VERSIONS.packerAmazonPlugin}`, run: `packer version\npacker plugins install github.com/hashicorp/amazon ${CLI_VERSIONS.packerAmazonPlugin}` },
         { name: 'Validate', run: 'packer validate packer/' },
         step.aws(ROLE_ARN_VARIABLES.ami),
         {
@@ -346,6 +481,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
   });
 
   foldBuildIntoPrChecks(project);
+  for (const [tagged, pinned] of Object.entries(PROJEN_ACTION_PINS)) gh.actions.set(tagged, pinned);
 }
 
 /**
@@ -359,8 +495,14 @@ function foldBuildIntoPrChecks(project: awscdk.AwsCdkConstructLibrary): void {
   release.file!.patch(
     JsonPatch.add('/jobs/release/container', { image: CI_IMAGE }),
     JsonPatch.add('/jobs/release/steps/0', { name: 'Install system packages', run: aptInstall() }),
+    // The job holding id-token: write (npm trusted publishing) runs publib at an exact version.
+    JsonPatch.test(`/jobs/release_npm/steps/${PUBLIB_STEP}/run`, "npx '-p' 'publib@latest' 'publib-npm'"),
+    JsonPatch.replace(`/jobs/release_npm/steps/${PUBLIB_STEP}/run`, `npx -p publib@${CLI_VERSIONS.publib} publib-npm`),
   );
 }
+
+/** The publish step of projen's release_npm job (checked by a JSON patch test: a change fails synth). */
+const PUBLIB_STEP = 9;
 
 function aptInstall(): string {
   return `apt-get update -q\nDEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${CI_PACKAGES}`;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, HOST_DEPLOY_COMMAND } from '../projenrc/workflows';
+import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, CLI_VERSIONS, HOST_DEPLOY_COMMAND, PROJEN_ACTION_PINS } from '../projenrc/workflows';
 import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
 import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
-import { AMI_BUILD_TAG, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
+import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
 
 /**
  * The workflows projen generates from projenrc/workflows.ts: they lint clean, keep the
@@ -67,7 +67,7 @@ describe('generated workflows', () => {
     expect(Object.keys(workflows['pr-e2e'].on).sort()).toEqual(['pull_request', 'workflow_dispatch']);
     expect(workflows['pr-e2e'].on.pull_request.types).toEqual(['labeled']);
     expect(workflows['deploy-prod-frontend'].on.push).toEqual({ branches: ['main'] });
-    expect(workflows['deploy-prod-frontend'].on.workflow_dispatch.inputs).toHaveProperty('app_ref');
+    expect(Object.keys(workflows['deploy-prod-frontend'].on).sort()).toEqual(['push', 'repository_dispatch', 'workflow_dispatch']);
     expect(Object.keys(workflows['deploy-prod-backend'].on)).toEqual(['workflow_dispatch']);
     expect(Object.keys(workflows['deploy-prod-infrastructure'].on)).toEqual(['workflow_dispatch']);
     expect(workflows['build-prod-ami'].on.push).toEqual({ tags: ['v*-ami'] });
@@ -83,14 +83,15 @@ describe('generated workflows', () => {
     expect(workflows['pr-e2e'].concurrency['cancel-in-progress']).toBe(false);
   });
 
-  test('our workflows pin every action to a full commit SHA; projen\'s use SHAs or immutable release tags', () => {
+  test('every workflow, ours and projen\'s, pins every action to a full commit SHA; ours name the version', () => {
     const SHA = /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/;
-    for (const wf of OURS) {
+    for (const wf of Object.keys(workflows)) {
       for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.uses]).toEqual([wf, expect.stringMatching(SHA)]);
     }
-    for (const wf of Object.keys(workflows).filter((w) => !OURS.includes(w))) {
-      for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.uses]).toEqual([wf, expect.stringMatching(/@([0-9a-f]{40}|v\d+\.\d+\.\d+)$/)]);
+    for (const wf of OURS) {
+      for (const s of steps(wf).filter((st) => st.uses)) expect([wf, s.name]).toEqual([wf, expect.stringMatching(/ v\d+\.\d+\.\d+\)$/)]);
     }
+    for (const pinned of Object.values(PROJEN_ACTION_PINS)) expect(pinned).toMatch(SHA);
     expect(Object.values(ACTIONS).map((a) => a.ref)).toEqual(Object.values(ACTIONS).map(() => expect.stringMatching(SHA)));
   });
 
@@ -108,15 +109,15 @@ describe('generated workflows', () => {
   });
 
   test('each job assumes the role whose trust policy admits it (environment or pull request), from a repository variable', () => {
-    const app = new App();
+    const app = new App({ context: { 'zmanim:integAccount': '210987654321' } });
     const stack = new GitHubOidcStack(app, 'Oidc', { env: { account: '123456789012', region: 'eu-west-1' }, config: { ...DEFAULT_CONFIG, account: '123456789012' } });
     const template = Template.fromStack(stack);
-    const subjectByVariable: Record<string, string> = {};
-    for (const [id, output] of Object.entries<any>(template.findOutputs('*'))) {
+    const subjectByVariable: Record<string, string[]> = {};
+    for (const [id, output] of Object.entries<any>(template.findOutputs('*')).filter(([key]) => key.endsWith('RoleArn'))) {
       const variable = String(output.Description).replace('GitHub repository variable ', '');
       const logicalId = output.Value['Fn::GetAtt'][0];
       const role = template.toJSON().Resources[logicalId];
-      subjectByVariable[variable] = role.Properties.AssumeRolePolicyDocument.Statement[0].Condition.StringEquals['token.actions.githubusercontent.com:sub'];
+      subjectByVariable[variable] = ([] as string[]).concat(role.Properties.AssumeRolePolicyDocument.Statement[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']);
       expect(id).toMatch(/RoleArn$/);
     }
     expect(Object.keys(subjectByVariable).sort()).toEqual(Object.values(ROLE_ARN_VARIABLES).sort());
@@ -128,13 +129,13 @@ describe('generated workflows', () => {
           const variable = /^\$\{\{ vars\.(\w+) \}\}$/.exec(String(s.with?.['role-to-assume']))?.[1];
           expect([wf, name, variable]).toEqual([wf, name, expect.any(String)]);
           used.add(variable!);
-          const subject = subjectByVariable[variable!];
+          const subjects = subjectByVariable[variable!];
           const repo = DEFAULT_CONFIG.github.infrastructureRepository;
           if (job.environment) {
-            expect([wf, name, subject]).toEqual([wf, name, `repo:${repo}:environment:${job.environment}`]);
+            expect([wf, name, subjects]).toEqual([wf, name, expect.arrayContaining([`repo:${repo}:environment:${job.environment}`])]);
           } else {
             // Without an environment, the job's sub is the pull request's: only the PR role admits it.
-            expect([wf, name, subject, job.if]).toEqual([wf, name, `repo:${repo}:pull_request`, expect.stringContaining("github.event_name == 'pull_request'")]);
+            expect([wf, name, subjects, job.if]).toEqual([wf, name, expect.arrayContaining([`repo:${repo}:pull_request`]), expect.stringContaining("github.event_name == 'pull_request'")]);
           }
           expect(Number(s.with?.['role-duration-seconds'])).toBeLessThanOrEqual(3600);
         }
@@ -144,11 +145,86 @@ describe('generated workflows', () => {
     expect(JSON.stringify(workflows)).not.toMatch(/arn:aws:iam::\d{12}/);
   });
 
-  test('deploys run in protected environments', () => {
-    expect(jobs('deploy-prod-infrastructure')[0][1].environment).toBe('production');
+  test('deploys run in protected environments; every job that assumes a role outside pull requests has one', () => {
+    expect(workflows['deploy-prod-infrastructure'].jobs.deploy.environment).toBe(GITHUB_ENVIRONMENTS.infrastructure);
+    expect(workflows['deploy-prod-frontend'].jobs.deploy.environment).toBe(GITHUB_ENVIRONMENTS.frontend);
     for (const wf of [...DEPLOYS, 'build-prod-ami', 'pr-e2e']) {
-      for (const [, job] of jobs(wf)) expect(job.environment).toEqual(expect.any(String));
+      for (const [name, job] of jobs(wf)) {
+        if (job.permissions['id-token'] === 'write') expect([wf, name, job.environment]).toEqual([wf, name, expect.any(String)]);
+      }
     }
+  });
+
+  test('untrusted code (the web app\'s npm ci and build, the Go build) runs in jobs without id-token; deploys get its artifact', () => {
+    for (const wf of ['deploy-prod-infrastructure', 'deploy-prod-frontend', 'deploy-prod-backend']) {
+      for (const [name, job] of jobs(wf)) {
+        const buildsApp = (job.steps as Step[]).some((st) => /npm ci && npx --yes @opennextjs|go build/.test(st.run ?? ''));
+        const checksOutApp = (job.steps as Step[]).some((st) => st.with?.repository === DEFAULT_CONFIG.github.applicationRepository);
+        if (buildsApp || checksOutApp) {
+          expect([wf, name, job.permissions]).toEqual([wf, name, { contents: 'read' }]);
+          expect((job.steps as Step[]).some((st) => st.uses?.startsWith('actions/upload-artifact@'))).toBe(true);
+        }
+      }
+    }
+    // No job both builds the app and holds credentials.
+    for (const wf of OURS) {
+      for (const [name, job] of jobs(wf)) {
+        if (job.permissions['id-token'] !== 'write') continue;
+        expect([wf, name, JSON.stringify(job.steps)]).not.toEqual([wf, name, expect.stringMatching(/opennextjs\/aws@[\d.]+ build|go build/)]);
+      }
+    }
+  });
+
+  test('no repository or ref comes from workflow inputs or a repository_dispatch payload', () => {
+    const text = files.map((f) => readFileSync(join(DIR, f), 'utf8')).join('\n');
+    expect(text).not.toMatch(/client_payload/);
+    for (const wf of OURS) {
+      for (const s of steps(wf).filter((st) => st.uses?.startsWith('actions/checkout@'))) {
+        expect([wf, String(s.with?.repository ?? ''), String(s.with?.ref ?? '')].join(' ')).not.toMatch(/\$\{\{\s*(inputs|github\.event)\./);
+        if (s.with?.repository) expect([wf, s.with.repository, s.with.ref]).toEqual([wf, DEFAULT_CONFIG.github.applicationRepository, 'main']);
+      }
+      expect(JSON.stringify(workflows[wf].on)).not.toMatch(/"inputs"/);
+    }
+  });
+
+  test('the deploys are diff -> approval -> deploy of that diff', () => {
+    for (const [wf, environment, stacks] of [
+      ['deploy-prod-infrastructure', GITHUB_ENVIRONMENTS.infrastructure, '--all'],
+      ['deploy-prod-frontend', GITHUB_ENVIRONMENTS.frontend, 'ZmanimProdNextjs'],
+    ]) {
+      const { build_site: build, synth, diff, deploy } = workflows[wf].jobs;
+      expect([build.permissions, synth.permissions]).toEqual([{ contents: 'read' }, { contents: 'read' }]);
+      const needs = (j: any) => ([] as string[]).concat(j.needs);
+      expect([needs(synth), needs(diff), needs(deploy)]).toEqual([['build_site'], ['synth'], ['diff']]);
+      // The diff job is read-only (the diff role) and unprotected: it runs before anyone approves.
+      expect(diff.environment).toBe(GITHUB_ENVIRONMENTS.diff);
+      expect(JSON.stringify(diff.steps)).toContain(`vars.${ROLE_ARN_VARIABLES.pullRequestDiff}`);
+      expect(JSON.stringify(diff.steps)).toContain(`npx --yes aws-cdk@${CLI_VERSIONS.cdk} diff --app cdk.out --no-change-set ${stacks}`);
+      // The deploy job waits for the environment's reviewers, then deploys the assembly the diff showed.
+      expect(deploy.environment).toBe(environment);
+      const deployRuns = (deploy.steps as Step[]).map((st) => st.run ?? '').join('\n');
+      expect(deployRuns).toContain(`npx --yes aws-cdk@${CLI_VERSIONS.cdk} deploy --app cdk.out ${stacks}`);
+      expect(deployRuns).not.toMatch(/cdk synth|opennextjs/);
+      // With credentials, only the pinned CDK CLI runs: no npm ci of any package.json.
+      for (const j of [diff, deploy]) expect(JSON.stringify(j.steps)).not.toMatch(/npm ci/);
+      for (const j of [diff, deploy]) {
+        expect((j.steps as Step[]).find((st) => st.uses?.startsWith('actions/download-artifact@'))?.with?.name).toBe('cloud-assembly');
+      }
+    }
+  });
+
+  test('every CLI of a privileged job at an exact version: Packer and its plugin, publib, OpenNext', () => {
+    const amiJob = workflows['build-prod-ami'].jobs.build;
+    expect(amiJob.env.PACKER_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(amiJob.env.PACKER_VERSION).toBe(CLI_VERSIONS.packer);
+    expect(runs('build-prod-ami')).toContain(`packer plugins install github.com/hashicorp/amazon ${CLI_VERSIONS.packerAmazonPlugin}`);
+    expect(CLI_VERSIONS.packerAmazonPlugin).toMatch(/^v\d+\.\d+\.\d+$/);
+    const publish = workflows.release.jobs.release_npm.steps.map((st: Step) => st.run ?? '').join('\n');
+    expect(publish).toContain(`publib@${CLI_VERSIONS.publib}`);
+    expect(JSON.stringify(workflows)).not.toMatch(/@latest\b/);
+    expect(runs('deploy-prod-frontend')).toContain(`@opennextjs/aws@${CLI_VERSIONS.openNext} build`);
+    // The CDK CLI the jobs with credentials run is the one the repository tests with.
+    expect(CLI_VERSIONS.cdk).toBe(JSON.parse(readFileSync(join(ROOT, 'node_modules', 'aws-cdk', 'package.json'), 'utf8')).version);
   });
 
   test('pr-checks runs the README\'s test command, synth with nag, and checks generated files', () => {
@@ -158,20 +234,25 @@ describe('generated workflows', () => {
     expect(runs('pr-checks')).toMatch(/npx projen synth/);
     expect(runs('pr-checks')).toMatch(/npx projen compile/);
     expect(runs('pr-checks')).toMatch(/git diff --exit-code/);
-    expect(runs('pr-checks')).toMatch(/npx cdk diff --all --no-change-set/);
+    expect(runs('pr-checks')).toMatch(/npx --yes aws-cdk@[\d.]+ diff --app cdk\.out --no-change-set --all/);
+    // The pull request's code synthesizes without credentials; the diff job holds them and runs only the CLI.
+    const { synth, diff } = workflows['pr-checks'].jobs;
+    expect(synth.permissions).toEqual({ contents: 'read' });
+    expect([].concat(diff.needs)).toEqual(['synth']);
+    expect(JSON.stringify(diff.steps)).not.toMatch(/npm ci|actions\/checkout/);
   });
 
   test('the deploy workflows do what the seed\'s did, with the app\'s values', () => {
     expect(runs('pr-e2e')).toMatch(/npx projen integ:deploy/);
     // Both deploy the Next.js stack, so both build the real web app and pass it as zmanim:site.
     for (const wf of ['deploy-prod-infrastructure', 'deploy-prod-frontend']) {
-      expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1 build/);
-      expect(runs(wf)).toMatch(/echo "ZMANIM_SITE=\$site" >> "\$GITHUB_ENV"/);
+      expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1\.\d+ build/);
+      expect(runs(wf)).toMatch(/npx cdk synth --quiet -c "zmanim:site=\$site" --output cdk\.out/);
     }
-    expect(runs('deploy-prod-infrastructure')).toMatch(/npx cdk diff --all -c "zmanim:site=\$ZMANIM_SITE"[\s\S]*npx cdk deploy --all --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
+    expect(runs('deploy-prod-infrastructure')).toMatch(/aws-cdk@[\d.]+ diff --app cdk.out --no-change-set --all[\s\S]*aws-cdk@[\d.]+ deploy --app cdk.out --all --require-approval never/);
     // The AMI choice lives in the committed cdk.context.json; a -c would override it.
     expect(JSON.stringify(workflows)).not.toMatch(/-c \\?"?zmanim:ami/);
-    expect(runs('deploy-prod-frontend')).toMatch(/npx cdk deploy ZmanimProdNextjs --exclusively --require-approval never -c "zmanim:site=\$ZMANIM_SITE"/);
+    expect(runs('deploy-prod-frontend')).toMatch(/aws-cdk@[\d.]+ deploy --app cdk.out ZmanimProdNextjs --exclusively --require-approval never/);
     const backend = runs('deploy-prod-backend');
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
     expect(backend).toContain(`aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`);
@@ -268,12 +349,12 @@ describe('generated workflows', () => {
   test('the zmanim:site context the deploys pass is one the app accepts', () => {
     const line = runs('deploy-prod-frontend').split('\n').find((l) => l.startsWith('site=$(jq '))!;
     const result = spawnSync('bash', ['-c', `${line}\nprintf %s "$site"`], {
-      encoding: 'utf8', env: { ...process.env, GITHUB_WORKSPACE: '/home/runner/work/infrastructure', APP_PATH: 'app/web' },
+      encoding: 'utf8', env: { ...process.env, GITHUB_WORKSPACE: '/home/runner/work/infrastructure' },
     });
     if (result.error) throw new Error(`bash or jq is missing: apt-get install -y jq (${result.error.message})`);
     expect(result.stderr).toBe('');
     const config = resolveConfig((key) => (key === 'zmanim:site' ? result.stdout : undefined), {});
-    expect(config.site).toEqual({ ...DEFAULT_CONFIG.site, openNextPath: '/home/runner/work/infrastructure/app/web/.open-next' });
+    expect(config.site).toEqual({ ...DEFAULT_CONFIG.site, openNextPath: '/home/runner/work/infrastructure/site/.open-next' });
   });
 
   test('the release job installs the test packages and publishes to npm with trusted publishing', () => {

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { App, Aspects, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG, ZmanimConfig } from './config';
 import { ensureFixtureSite } from './prepare-assets';
@@ -10,7 +11,7 @@ import { BackupReplicaStack } from './stacks/backup-replica-stack';
 import { CertificateStack } from './stacks/certificate-stack';
 import { ComputeStack } from './stacks/compute-stack';
 import { DnsRecordsStack } from './stacks/dns-records-stack';
-import { GitHubOidcStack } from './stacks/github-oidc-stack';
+import { GitHubOidcStack, siteDeployNames, siteStackSynthesizer } from './stacks/github-oidc-stack';
 import { HealthCheckStack } from './stacks/health-check-stack';
 import { ManagedDataStack } from './stacks/managed-data-stack';
 import { DashboardStack, MonitoringStack } from './stacks/monitoring-stack';
@@ -93,12 +94,17 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     openNextPath: siteBuild(config),
     certificate: certificate.certificate,
     api: api.api,
+    // Deployed with the site's own roles (GitHubOidc stack), never the bootstrap roles: the
+    // frontend workflow can change this stack and nothing else (README, GitHub OIDC).
+    synthesizer: siteStackSynthesizer(config),
   });
+  iam.PermissionsBoundary.of(nextjs).apply(iam.ManagedPolicy.fromManagedPolicyName(nextjs, 'SiteBoundary', siteDeployNames(config, nextjs.account).boundaryPolicy));
   const dnsRecords = new DnsRecordsStack(app, `${prefix}DnsRecords`, {
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
     distribution: nextjs.site.distribution,
   });
   const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName, protectedVpcId: network.vpc.vpcId });
+  nextjs.addDependency(githubOidc, 'the site deploys with the roles and staging bucket of the GitHub OIDC stack');
   // Last: it shows every other stack's metrics and alarms (README "Operations").
   const dashboard = new DashboardStack(app, `${prefix}Dashboard`, {
     ...stackProps(regional, 'CloudWatch dashboard of the seed\'s metrics and every alarm'),

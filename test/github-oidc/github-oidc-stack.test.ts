@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
-import { AMI_BUILD_TAG, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
+import { AMI_BUILD_TAG, DATA_HOST_TAG_KEY, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
 
 const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
@@ -35,6 +35,8 @@ function roles(template: Template): Record<string, { trust: Record<string, unkno
   const policies = Object.values(template.findResources('AWS::IAM::Policy'));
   const result: ReturnType<typeof roles> = {};
   for (const [logicalId, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    // The GitHub roles (the site's deploy roles are tested in 'the site stack's deploy roles').
+    if (!String(role.Properties.RoleName).includes('-github-')) continue;
     const statements = policies
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === logicalId))
       .flatMap((p) => flatten(p.Properties.PolicyDocument.Statement) as Statement[]);
@@ -51,15 +53,16 @@ function roles(template: Template): Record<string, { trust: Record<string, unkno
 const list = (v: unknown): string[] => ([] as string[]).concat(v as string | string[]);
 
 describe('GitHubOidcStack', () => {
-  const { template } = synth();
+  const { template } = synth({ 'zmanim:integAccount': '210987654321' });
   const all = roles(template);
 
-  test('creates the provider and one role per workflow, each trusted for one exact subject', () => {
+  test('creates the provider and one role per workflow, each trusted for exact subjects', () => {
     template.resourceCountIs('AWS::IAM::OIDCProvider', 1);
     const sub = (name: string) => all[`zmanim-prod-github-${name}`].trust;
-    const expected: Record<string, string> = {
+    const expected: Record<string, string | string[]> = {
       'infrastructure-deploy': 'repo:shtetl/infrastructure:environment:production',
-      'pr-diff': 'repo:shtetl/infrastructure:pull_request',
+      // Read-only: pull requests and the deploy workflows' diff jobs.
+      'pr-diff': ['repo:shtetl/infrastructure:pull_request', 'repo:shtetl/infrastructure:environment:production-diff'],
       'frontend-deploy': 'repo:shtetl/infrastructure:environment:production-frontend',
       'backend-deploy': 'repo:shtetl/infrastructure:environment:production-backend',
       'ami-build': 'repo:shtetl/infrastructure:environment:production-ami',
@@ -77,7 +80,8 @@ describe('GitHubOidcStack', () => {
     for (const [name, role] of Object.entries(all)) {
       expect([name, role.maxSession]).toEqual([name, 3600]);
       for (const s of role.statements) {
-        expect(s.Effect).toBe('Allow');
+        // The only Deny statements are the AMI build's guards of the data host.
+        if (s.Effect === 'Deny') expect(s.Sid).toMatch(/^NeverTheDataHost/);
         // No "*" action, and no service-wide "svc:*" action either.
         expect(list(s.Action).filter((a) => a.includes('*'))).toEqual([]);
       }
@@ -89,34 +93,55 @@ describe('GitHubOidcStack', () => {
   test('no statement allows a write action on "*": only actions without resource-level permissions are on "*"', () => {
     const readOnlyOnStar = /^(ec2:Describe\w+|ssm:GetCommandInvocation|ssm:ListCommandInvocations)$/;
     for (const role of Object.values(all)) {
-      for (const s of role.statements.filter((st) => list(st.Resource).includes('*'))) {
+      for (const s of role.statements.filter((st) => st.Effect === 'Allow' && list(st.Resource).includes('*'))) {
         for (const action of list(s.Action)) expect(action).toMatch(readOnlyOnStar);
       }
     }
   });
 
-  test('the infrastructure role may only assume the CDK bootstrap roles of both regions', () => {
+  test('the infrastructure role may only assume the CDK bootstrap roles of both regions and the site deploy roles', () => {
     const { statements } = all['zmanim-prod-github-infrastructure-deploy'];
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Action).toBe('sts:AssumeRole');
+    expect(statements.map((s) => s.Action)).toEqual(['sts:AssumeRole', 'sts:AssumeRole']);
     const expected = ['eu-west-1', 'us-east-1'].flatMap((region) => ['deploy', 'file-publishing', 'image-publishing', 'lookup']
       .map((r) => `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-${r}-role-${ACCOUNT}-${region}`));
     expect(list(statements[0].Resource).sort()).toEqual(expected.sort());
+    expect(statements[1].Sid).toBe('AssumeTheSiteDeployRoles');
   });
 
-  test('the pull-request role may only assume the read-only lookup roles', () => {
+  test('the pull-request role reads the app stacks\' templates and assumes no role', () => {
     const { statements } = all['zmanim-prod-github-pr-diff'];
-    expect(statements).toHaveLength(1);
-    expect(list(statements[0].Resource).sort()).toEqual([
-      `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-eu-west-1`,
-      `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-us-east-1`,
-    ]);
+    expect(statements[0]).toEqual({
+      Sid: 'ReadBootstrapVersion',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: ['eu-west-1', 'us-east-1'].map((r) => `arn:aws:ssm:${r}:${ACCOUNT}:parameter/cdk-bootstrap/hnb659fds/version`),
+    });
+    expect(statements.slice(1)).toEqual([{
+      Sid: 'ReadAppTemplates',
+      Effect: 'Allow',
+      Action: ['cloudformation:GetTemplate', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplateSummary'],
+      Resource: ['eu-west-1', 'us-east-1'].map((r) => `arn:aws:cloudformation:${r}:${ACCOUNT}:stack/ZmanimProd*/*`),
+    }]);
   });
 
-  test('the frontend role may deploy and publish files in the app region only', () => {
+  test('the frontend role may only assume the site\'s deploy and publishing roles, never a bootstrap role', () => {
     const { statements } = all['zmanim-prod-github-frontend-deploy'];
-    expect(list(statements[0].Resource).sort()).toEqual(['deploy', 'file-publishing', 'lookup']
-      .map((r) => `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-${r}-role-${ACCOUNT}-eu-west-1`));
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('sts:AssumeRole');
+    expect(JSON.stringify(statements[0].Resource)).not.toMatch(/cdk-/);
+    expect(JSON.stringify(statements[0].Resource)).toMatch(/SiteDeployRole.*SitePublishingRole/);
+  });
+
+  test('the site stack\'s deploy roles: execution role trusted by CloudFormation only, IAM only with the site boundary', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'zmanim-prod-site-cfn-exec',
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'cloudformation.amazonaws.com' } })] },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', { ManagedPolicyName: 'zmanim-prod-site-boundary' });
+    template.hasResourceProperties('AWS::S3::Bucket', { BucketName: `zmanim-prod-site-assets-${ACCOUNT}-eu-west-1` });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toMatch(/"iam:PermissionsBoundary":\{"Ref":"SiteBoundary[0-9A-F]+"\}/);
+    expect(policies).toMatch(/"cloudformation:RoleArn":\{"Fn::GetAtt":\["SiteExecutionRole[0-9A-F]+","Arn"\]\}/);
   });
 
   test('the backend role uploads releases under api/ and runs AWS-RunShellScript only on the tagged zmanim host', () => {
@@ -151,22 +176,25 @@ describe('GitHubOidcStack', () => {
     expect(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
   });
 
-  test('the AMI build role launches, stops, terminates and images only instances with the build tag', () => {
+  test('the AMI build role launches, stops, terminates and images only instances with the build tag, never the data host', () => {
     const { statements } = all['zmanim-prod-github-ami-build'];
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     const tag = `${AMI_BUILD_TAG.key}`;
     expect(bySid.LaunchOnlyTaggedBuildInstances).toMatchObject({
       Action: 'ec2:RunInstances',
-      Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/*`,
+      Resource: [`arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/*`, `arn:aws:ec2:eu-west-1:${ACCOUNT}:volume/*`],
       Condition: { StringEquals: { [`aws:RequestTag/${tag}`]: 'true' } },
     });
+    expect(bySid.LaunchOnlyAmazonImages.Condition).toEqual({ StringEquals: { 'ec2:Owner': 'amazon' } });
     expect(list(bySid.StopTerminateImageOnlyBuildInstances.Action).sort()).toEqual(['ec2:CreateImage', 'ec2:StopInstances', 'ec2:TerminateInstances']);
     expect(bySid.StopTerminateImageOnlyBuildInstances.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${tag}`]: 'true' } });
+    expect(bySid.TagOnCreate.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateSecurityGroup', 'CreateKeyPair'] } });
+    expect(bySid.NeverTheDataHost).toMatchObject({ Effect: 'Deny', Condition: { Null: { [`aws:ResourceTag/${DATA_HOST_TAG_KEY}`]: 'false' } } });
     expect(bySid.OnlyTheBuildSecurityGroup.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${tag}`]: 'true' } });
     expect(bySid.PublishAmiId.Resource).toBe(`arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/zmanim/prod/ami-id`);
-    // Instance-changing actions never go without the tag condition.
+    // Instance-changing actions never go without a condition.
     for (const s of statements) {
-      const risky = list(s.Action).filter((a) => /^ec2:(StopInstances|TerminateInstances|AuthorizeSecurityGroupIngress|DeleteSecurityGroup)$/.test(a));
+      const risky = list(s.Action).filter((a) => /^ec2:(StopInstances|TerminateInstances|AuthorizeSecurityGroupIngress|DeleteSecurityGroup|CreateTags)$/.test(a));
       if (risky.length > 0) expect(s.Condition).toBeDefined();
     }
   });
@@ -176,30 +204,34 @@ describe('GitHubOidcStack', () => {
     const statements = roles(t)['zmanim-prod-github-ami-build'].statements;
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     expect(bySid.OnlyOutsideTheAppVpc).toMatchObject({
-      Action: ['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
+      Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
       Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:security-group/*`,
       Condition: {
         Null: { 'ec2:Vpc': 'false' },
         ArnNotEquals: { 'ec2:Vpc': `arn:aws:ec2:eu-west-1:${ACCOUNT}:vpc/vpc-0123456789abcdef0` },
       },
     });
-    expect(bySid.TemporarySecurityGroup.Condition).toEqual({ Null: { 'ec2:VpcID': 'false' }, StringNotEquals: { 'ec2:VpcID': 'vpc-0123456789abcdef0' } });
+    // ec2:Vpc is no condition key of CreateSecurityGroup: the VPC is checked on the VPC resource.
+    expect(bySid.TemporarySecurityGroupOutsideTheAppVpc.Condition).toEqual({ Null: { 'ec2:VpcID': 'false' }, StringNotEquals: { 'ec2:VpcID': 'vpc-0123456789abcdef0' } });
+    expect(bySid.TemporarySecurityGroup.Condition).toBeUndefined();
+    expect(bySid.LaunchOutsideTheAppVpc.Condition).toEqual(bySid.OnlyOutsideTheAppVpc.Condition);
     expect(bySid.OnlyTheBuildSecurityGroup).toBeUndefined();
   });
 
-  test('the integ role assumes bootstrap roles in us-east-1, of the test account when one is given', () => {
-    const same = all['zmanim-prod-github-integ-test'].statements;
-    expect(list(same[0].Resource)).toContain(`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-deploy-role-${ACCOUNT}-us-east-1`);
-    const other = roles(synth({ 'zmanim:integAccount': '210987654321' }).template)['zmanim-prod-github-integ-test'].statements;
+  test('the integ role exists only with a separate test account, and assumes its bootstrap roles in us-east-1', () => {
+    const other = all['zmanim-prod-github-integ-test'].statements;
     expect(list(other[0].Resource)).toHaveLength(4);
     for (const arn of list(other[0].Resource)) expect(arn).toMatch(/^arn:aws:iam::210987654321:role\/cdk-hnb659fds-[a-z-]+-role-210987654321-us-east-1$/);
+    expect(roles(synth().template)['zmanim-prod-github-integ-test']).toBeUndefined();
+    expect(() => synth({ 'zmanim:integAccount': ACCOUNT })).toThrow(/integAccount 123456789012 is the production account/);
+    expect(() => synth({ 'zmanim:integAccount': 'test' })).toThrow(/integAccount "test" is not a 12-digit AWS account id/);
   });
 
   test('exports every role ARN as an output named for its repository variable', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual(['AmiBuildRoleArn', 'BackendDeployRoleArn', 'FrontendDeployRoleArn',
-      'InfrastructureDeployRoleArn', 'IntegTestRoleArn', 'PullRequestDiffRoleArn']);
-    expect(Object.values(outputs).map((o) => o.Description).sort()).toEqual(Object.values(ROLE_ARN_VARIABLES).map((v) => `GitHub repository variable ${v}`).sort());
+      'InfrastructureDeployRoleArn', 'IntegTestRoleArn', 'PullRequestDiffRoleArn', 'SiteStagingBucket']);
+    expect(Object.values(outputs).filter((o) => o.Description.startsWith('GitHub')).map((o) => o.Description).sort()).toEqual(Object.values(ROLE_ARN_VARIABLES).map((v) => `GitHub repository variable ${v}`).sort());
   });
 
   test('imports the existing provider from context instead of creating one', () => {
@@ -218,7 +250,9 @@ describe('GitHubOidcStack', () => {
     ].map((f) => `${f.id}: ${f.entry.data}`);
     expect(findings).toEqual([]);
     // Suppressions name the exact resources (appliesTo), never the whole rule.
-    const metadata = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Metadata?.cdk_nag?.rules_to_suppress ?? []);
+    const githubPolicies = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).match(/Deploy|PullRequest|AmiBuild|IntegTest/) && !JSON.stringify(p.Properties.Roles).includes('SiteDeployRole'));
+    const metadata = githubPolicies.flatMap((p) => p.Metadata?.cdk_nag?.rules_to_suppress ?? []);
     expect(metadata.length).toBeGreaterThan(0);
     for (const s of metadata) {
       expect(s.applies_to ?? s.appliesTo).toBeDefined();

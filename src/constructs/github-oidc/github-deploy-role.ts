@@ -153,6 +153,12 @@ export class GitHubDeployRole extends Construct implements iam.IGrantable {
    * Lets the role assume the CDK bootstrap roles (`cdk-QUALIFIER-ROLE-ACCOUNT-REGION`) and
    * nothing else, which is all `cdk deploy` / `cdk diff` need from the caller: the
    * bootstrap roles hold the permissions, and CloudFormation deploys with its execution role.
+   *
+   * Whoever may assume the DEPLOY role can act as the execution role (it may pass it, and
+   * may update any stack, which reuses the stack's role): AdministratorAccess unless the
+   * bootstrap set `--cloudformation-execution-policies`. Grant it only to a role whose
+   * purpose is deploying everything; the LOOKUP role's ReadOnlyAccess reads every SSM
+   * parameter and secret-like data (KeyValueStore keys), so it is no "read-only diff" role.
    */
   public grantAssumeCdkBootstrapRoles(access: CdkBootstrapAccess): iam.Grant {
     const qualifier = access.qualifier ?? 'hnb659fds';
