@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Arn, Aws, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import { Arn, Aws, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { suppressNag } from '../../internal/nag';
-import { HostFile, IManagedHost } from '../graviton-data-host/managed-host';
+import { HostFile, IManagedHost } from '../managed-host';
 
 /** The host script; read at synth time (the build copies host/ beside the compiled module). */
 const SCRIPT_PATH = join(__dirname, 'host', 'restic-backups');
@@ -131,7 +131,7 @@ export interface ResticBackupsProps {
 
   /**
    * SSM SecureString parameter holding the repository password (e.g.
-   * `/zmanim/prod/restic-password`). The host reads it with `aws ssm get-parameter` each time
+   * `/<service>/<env>/restic-password`). The host reads it with `aws ssm get-parameter` each time
    * restic runs; the value is never in the template or on disk.
    */
   readonly passwordParameterName: string;
@@ -261,8 +261,8 @@ export interface ResticBackupsProps {
  * @example
  * new ResticBackups(this, 'Backups', {
  *   host,
- *   passwordParameterName: '/zmanim/prod/restic-password',
- *   sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim' } }],
+ *   passwordParameterName: '/kehilla/prod/restic-password',
+ *   sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'kehilla' } }],
  *   alarmTopic,
  * });
  */
@@ -303,6 +303,7 @@ export class ResticBackups extends Construct {
     super(scope, id);
     const where = `ResticBackups ${this.node.path}`;
     validate(where, props);
+    Tags.of(this).add('shtetl:service', props.host.serviceName);
     this.prefix = props.repositoryPrefix ?? 'restic';
     this.backupSetName = props.backupSetName ?? Names.uniqueResourceName(this, { maxLength: 64 });
     this.metricsNamespace = props.metricsNamespace ?? 'ResticBackups';
@@ -702,7 +703,7 @@ function scheduleFor(interval: Duration): string {
 function validate(where: string, props: ResticBackupsProps): void {
   const fail = (msg: string) => { throw new Error(`${where}: ${msg}`); };
   if (!Token.isUnresolved(props.passwordParameterName) && !/^\/[A-Za-z0-9_.\-/]+$/.test(props.passwordParameterName)) {
-    fail(`passwordParameterName "${props.passwordParameterName}" must be an SSM parameter path such as "/zmanim/prod/restic-password".`);
+    fail(`passwordParameterName "${props.passwordParameterName}" must be an SSM parameter path such as "/<service>/<env>/restic-password".`);
   }
   if (props.sources.length === 0) fail('sources is empty: add at least one source (postgres, command or paths).');
   const seen = new Set<string>();
