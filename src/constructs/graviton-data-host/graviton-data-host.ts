@@ -873,7 +873,7 @@ interface ResolvedDefaults {
 }
 
 function validateServiceName(scope: Construct, name: string): void {
-  if (Token.isUnresolved(name) || !SERVICE_NAME.test(name) || name.length > SERVICE_NAME_MAX || name.includes('--') || /^(aws|amazon|amzn)/.test(name)) {
+  if (typeof name !== 'string' || Token.isUnresolved(name) || !SERVICE_NAME.test(name) || name.length > SERVICE_NAME_MAX || name.includes('--') || /^(aws|amazon|amzn)/.test(name)) {
     throw new Error(`GravitonDataHost ${scope.node.path}: serviceName "${name}" must be 2 to ${SERVICE_NAME_MAX} lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen, not starting with "aws", "amazon" or "amzn" (SSM document names), and not a token: every host path, unit and database name derives from it. Use e.g. "kehilla".`);
   }
 }
