@@ -15,6 +15,8 @@ export interface DeterministicZip {
   readonly sha256: string;
 }
 
+// CRC-32 (the zip checksum) is bit arithmetic by definition.
+/* eslint-disable no-bitwise */
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -30,6 +32,7 @@ function crc32(data: Buffer): number {
   for (const byte of data) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+/* eslint-enable no-bitwise */
 
 function listFiles(dir: string): string[] {
   const out: string[] = [];
@@ -47,14 +50,15 @@ export function zipDirectory(dir: string): DeterministicZip {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  // 1980-01-01 00:00 in DOS format.
+  // 1980-01-01 00:00 in DOS format (year-1980 in bits 9-15, month in 5-8, day in 0-4).
   const dosTime = 0;
-  const dosDate = (0 << 9) | (1 << 5) | 1;
+  const dosDate = 0x21;
   for (const file of files) {
     const data = readFileSync(file.path);
     const name = Buffer.from(file.name, 'utf8');
     const crc = crc32(data);
-    const mode = statSync(file.path).mode & 0o111 ? 0o100755 : 0o100644;
+    const executable = (statSync(file.path).mode % 0o1000).toString(8).split('').some((digit) => Number(digit) % 2 === 1);
+    const mode = executable ? 0o100755 : 0o100644;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed
@@ -70,7 +74,7 @@ export function zipDirectory(dir: string): DeterministicZip {
     locals.push(local, name, data);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by unix
+    central.writeUInt16LE(0x0314, 4); // made by unix (3), zip 2.0
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(0x0800, 8);
     central.writeUInt16LE(0, 10);
@@ -80,7 +84,7 @@ export function zipDirectory(dir: string): DeterministicZip {
     central.writeUInt32LE(data.length, 20);
     central.writeUInt32LE(data.length, 24);
     central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((mode << 16) >>> 0, 38);
+    central.writeUInt32LE(mode * 0x10000, 38); // unix mode in the high 16 bits
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
     offset += local.length + name.length + data.length;

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Aspects, Aws, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
@@ -185,6 +186,26 @@ describe('GravitonDataHost template', () => {
     const content = renderedUserData(withExtras);
     expect(content).toContain('systemctl enable --now kehilla-backup.timer');
     expect(content).toContain('path: /etc/kehilla/backup.env');
+  });
+
+  test('the SHA-256 in user data is the one of the zip that is uploaded, and the zip holds the host scripts', () => {
+    const { app, template: t } = build({}, (h) => h.addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' }));
+    const assembly = app.synth();
+    const userData = renderedUserData(t);
+    const entries = [...userData.matchAll(/s3:\/\/[^/ ]+\/([0-9a-f]{64}\.zip)#([0-9a-f]{64})/g)];
+    expect(entries).toHaveLength(2);
+    const dir = mkdtempSync(join(tmpdir(), 'host-zip-'));
+    for (const [, key, sha] of entries) {
+      const file = join(assembly.directory, `asset.${key}`);
+      expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(sha);
+      const extracted = join(dir, key);
+      expect(spawnSync('python3', ['-m', 'zipfile', '-e', file, extracted]).status).toBe(0);
+    }
+    const [hostZip, filesZip] = entries.map(([, key]) => join(dir, key));
+    expect(readFileSync(join(hostZip, 'lib.sh'), 'utf8')).toBe(readFileSync(join(__dirname, '../../src/constructs/graviton-data-host/host/lib.sh'), 'utf8'));
+    expect(readFileSync(join(filesZip, 'MANIFEST'), 'utf8')).toBe('0644 root:root /etc/kehilla/extra.conf\n');
+    // Built the same way twice, the zip is the same (the hash is stable across synths).
+    expect(renderedUserData(build({}, (h) => h.addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' })).template)).toBe(userData);
   });
 
   test('addFiles without tokens ships the files as an S3 asset, not in user data', () => {
