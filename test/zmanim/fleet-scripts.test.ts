@@ -44,7 +44,10 @@ test('cloud-init schema accepts the fleet\'s user data, which bootstraps from ho
   const result = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
   expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   expect(userData).toMatch(/^#cloud-config\n/);
-  expect(userData).toContain('ZMANIM_FLEET_ASSET="s3://');
+  // Each asset with the SHA-256 of its zip: fleet-bootstrap.sh runs nothing it cannot verify.
+  for (const asset of ['HOST', 'FLEET', 'RESTIC']) expect(userData).toMatch(new RegExp(`ZMANIM_${asset}_ASSET="s3://[^"#]+\\.zip#[0-9a-f]{64}"`));
+  // Session Manager without AmazonSSMManagedInstanceCore (GetParameter* on *).
+  expect(JSON.stringify(t.toJSON())).not.toContain('AmazonSSMManagedInstanceCore');
   expect(userData).toContain('runcmd:\n  - [bash, /usr/local/sbin/zmanim-fleet-bootstrap]');
   expect(Buffer.byteLength(userData)).toBeLessThan(16 * 1024);
 });
@@ -93,6 +96,20 @@ describe('write-fleet-env.sh', () => {
     writeFileSync(join(dir, 'secrets', 'origin-verify-key'), 'test-only-ov2');
     expect(run().stdout.trim()).toBe('changed');
     expect(readFileSync(join(dir, 'etc', 'api.env'), 'utf8')).toContain('ORIGIN_VERIFY_KEY=test-only-ov2\n');
+  });
+
+  test('a secret the environment file cannot hold fails naming it, and api.env stays as it was', () => {
+    const before = readFileSync(join(dir, 'etc', 'api.env'), 'utf8');
+    writeFileSync(join(dir, 'secrets', 'jwt-secret'), 'test-only\nINJECTED=1');
+    try {
+      const r = run();
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('secret jwt-secret contains whitespace, a quote, a backslash or a control character');
+      expect(r.stderr).not.toContain('INJECTED');
+      expect(readFileSync(join(dir, 'etc', 'api.env'), 'utf8')).toBe(before);
+    } finally {
+      writeFileSync(join(dir, 'secrets', 'jwt-secret'), 'test-only-jwt');
+    }
   });
 
   test('adds DATABASE_READ_URL with a read replica, and refuses to run without the endpoints', () => {
