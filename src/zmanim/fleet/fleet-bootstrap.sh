@@ -34,6 +34,8 @@ on_exit() {
 }
 trap on_exit EXIT
 
+# Fetches and checks a zip as the GravitonDataHost bootstrap does (this file runs from user
+# data, before any script is on the instance).
 fetch() { # S3_URL#SHA256 DIR
   local work url=${1%%#*} sha256=${1#*#} actual
   if [[ "$1" != *#* || ! "$sha256" =~ ^[0-9a-f]{64}$ ]]; then

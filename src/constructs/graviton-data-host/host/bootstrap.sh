@@ -13,7 +13,8 @@ if [[ ! "$service" =~ ^[a-z][a-z0-9-]*$ ]]; then
   exit 64
 fi
 prefix=$(tr '[:lower:]-' '[:upper:]_' <<<"$service")
-# The service's settings are <PREFIX>_<NAME> (host.env or the environment); read as SVC_<NAME>.
+# The service's settings are <PREFIX>_<NAME> (host.env or the environment); read as SVC_<NAME>,
+# as lib.sh does (this file runs from user data, before lib.sh is on the host).
 import_settings() {
   local name
   for name in $(compgen -v "${prefix}_" || true); do
