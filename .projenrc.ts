@@ -32,8 +32,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   workflowNodeVersion: '22',
   jsiiVersion: '~6.0.0',
 
+  // Consumers get caret peer ranges from the lowest version the library is tested with
+  // (test/consumer.test.ts installs it and the newest aws-cdk-lib); the devDependencies stay
+  // pinned to that version, the toolchain set above.
   cdkVersion: CDK_VERSION,
-  cdkVersionPinning: true,
+  cdkVersionPinning: false,
   constructsVersion: '10.5.1',
   devDeps: [
     `aws-cdk@${CDK_CLI_VERSION}`,

@@ -3,7 +3,7 @@
  * Amazon Linux 2023 arm64, the first boot installs PostgreSQL, Redis and the CloudWatch agent)
  * in a throwaway VPC. The assertions check, on the host through SSM Run Command
  * (integ/host-checks/*.sh) and through AWS APIs, that
- * - /data is the data volume (its NVMe serial), xfs labelled zmanim-data, mounted by label;
+ * - /data is the data volume (its NVMe serial), xfs labelled <service>-data, mounted by label;
  * - PostgreSQL and Redis listen and answer on 127.0.0.1 only (refused on the private address);
  * - the application role logs in with its password and is not a superuser;
  * - nothing is reachable from outside the VPC: the security group has no inbound rule, and

@@ -18,7 +18,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { OriginVerifiedHttpApi } from '../src';
-import { IManagedHost, HostFile } from '../src/constructs/graviton-data-host/managed-host';
+import { HostCommand, HostFile, IManagedHost } from '../src/constructs/managed-host';
 
 /** The backend: answers `/health` with "status: healthy" and every other path with its path. */
 const BACKEND = `
@@ -41,6 +41,14 @@ class IntegHost extends Construct implements IManagedHost {
   public readonly grantPrincipal: iam.IPrincipal;
   public readonly instanceId: string;
   public readonly instancePrivateIp: string;
+  public readonly serviceName = 'integ-backend';
+  public readonly apiPort = 8080;
+  public readonly allowedOrigins: string[] = [];
+  public readonly secretsParameterPath = '/integ-backend/test';
+  public readonly apiSecretNames: string[] = [];
+  // Never run here: the test sets no hostParameterName, so the rotation refreshes nothing.
+  public readonly refreshApiCommand: HostCommand;
+  public readonly deployApiCommand: HostCommand;
   private readonly userData: ec2.UserData;
 
   constructor(scope: Construct, id: string, vpc: ec2.IVpc) {
@@ -62,6 +70,8 @@ class IntegHost extends Construct implements IManagedHost {
     this.grantPrincipal = instance.grantPrincipal;
     this.instanceId = instance.instanceId;
     this.instancePrivateIp = instance.instancePrivateIp;
+    this.refreshApiCommand = new HostCommand(this, { documentName: 'integ-backend-refresh-api', instanceId: this.instanceId });
+    this.deployApiCommand = new HostCommand(this, { documentName: 'integ-backend-deploy-api', instanceId: this.instanceId });
   }
 
   addFiles(...files: HostFile[]): void {

@@ -1,9 +1,13 @@
 # The GravitonDataHost AMI: Amazon Linux 2023 arm64 with PostgreSQL 16, Redis, restic, the
-# CloudWatch agent and the AWS CLI, configured for a 4 GiB Graviton host. The units are
-# installed but not enabled: the instance's boot starts them once /data is mounted. The new
-# AMI id goes to the SSM parameter that GravitonDataHost reads (publish-ami.sh).
+# CloudWatch agent and the AWS CLI, configured for a 4 GiB Graviton host of one service
+# (variable service: the host's serviceName). The units are installed but not enabled: the
+# instance's boot starts them once /data is mounted. The new AMI id goes to the SSM parameter
+# that GravitonDataHost reads (amiParameterName; publish-ami.sh writes it).
 #
 #   cd packer && packer init . (modern Packer) && packer build .
+#   # another service, host scripts from the installed package:
+#   packer build -var service=kehilla -var ami_parameter=/kehilla/prod/ami-id \
+#     -var host_dir=$PWD/../node_modules/@shtetl/cdk-constructs/lib/constructs/graviton-data-host/host .
 #
 # Valid for Packer 1.6.6 (Debian) and current Packer with the amazon plugin. 1.6.6 rejects
 # the packer { required_plugins } block and the metadata_options / imds_support settings,
@@ -14,6 +18,18 @@ variable "region" {
   type        = string
   default     = "eu-west-1"
   description = "Region to build in; the AMI stays in this region."
+}
+
+variable "service" {
+  type        = string
+  default     = "zmanim"
+  description = "The GravitonDataHost serviceName the AMI is for (/opt/<service>, <service>-*.service)."
+}
+
+variable "host_dir" {
+  type        = string
+  default     = ""
+  description = "The GravitonDataHost host scripts (empty: this repository's src/constructs/graviton-data-host/host)."
 }
 
 variable "instance_type" {
@@ -71,8 +87,9 @@ variable "git_revision" {
 }
 
 locals {
-  timestamp = formatdate("YYYYMMDD-hhmmss", timestamp())
-  host_dir  = "${path.root}/../src/constructs/graviton-data-host/host"
+  timestamp  = formatdate("YYYYMMDD-hhmmss", timestamp())
+  env_prefix = upper(replace(var.service, "-", "_"))
+  host_dir   = var.host_dir != "" ? var.host_dir : "${path.root}/../src/constructs/graviton-data-host/host"
 }
 
 source "amazon-ebs" "graviton_data_host" {
@@ -135,13 +152,15 @@ build {
 
   provisioner "file" {
     source      = "${local.host_dir}/"
-    destination = "/tmp/zmanim-host"
+    destination = "/tmp/graviton-data-host"
   }
 
   provisioner "shell" {
     environment_vars = [
-      "ZMANIM_RESTIC_VERSION=${var.restic_version}",
-      "ZMANIM_RESTIC_SHA256=${var.restic_sha256}",
+      "SERVICE=${var.service}",
+      "SHTETL_SERVICE=${var.service}",
+      "${local.env_prefix}_RESTIC_VERSION=${var.restic_version}",
+      "${local.env_prefix}_RESTIC_SHA256=${var.restic_sha256}",
       "API_RELEASE_URL=${var.api_release_url}",
       "AWS_REGION=${var.region}",
     ]

@@ -3,6 +3,7 @@
 export * from './constructs/generated-secrets';
 export * from './constructs/github-oidc';
 export * from './constructs/origin-verified-http-api';
+export * from './constructs/managed-host';
 export * from './constructs/graviton-data-host';
 export * from './constructs/open-next-site';
 export * from './constructs/restic-backups';

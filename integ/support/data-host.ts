@@ -15,8 +15,10 @@ import { GeneratedSecrets, GravitonDataHost, GravitonDataHostProps } from '../..
 /** The check scripts the assertions run on the host (integ/host-checks/*.sh). */
 export const HOST_CHECKS_DIR = join(__dirname, '..', 'host-checks');
 
-/** The label the host gives its data filesystem (host/lib.sh, DATA_LABEL). */
-export const DATA_LABEL = 'zmanim-data';
+/** The integ hosts' service name. */
+export const SERVICE_NAME = 'integhost';
+/** The label the host gives its data filesystem: `<first 7 characters of the service>-data` (host/lib.sh, DATA_LABEL). */
+export const DATA_LABEL = `${SERVICE_NAME.slice(0, 7)}-data`;
 
 /**
  * A VPC with one public subnet and no NAT gateway (nothing billed by the hour): the host
@@ -55,6 +57,7 @@ export function hostSecrets(stack: Stack, parameterPath: string, extra: string[]
  */
 export function integHostProps(vpc: ec2.IVpc, secrets: GeneratedSecrets, overrides: Partial<GravitonDataHostProps> = {}): GravitonDataHostProps {
   return {
+    serviceName: SERVICE_NAME,
     vpc,
     machineImage: GravitonDataHost.bootstrapImage(),
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL),

@@ -64,9 +64,15 @@ describe('the app\'s Compute stack', () => {
     expect(() => synthApp({ 'zmanim:ami': 'latest' })).toThrow(/Context zmanim:ami is "latest": use "bootstrap" .* or "packer"/);
   });
 
-  test('outputs the SSM command that deploys an API release', () => {
-    const outputs = template.findOutputs('DeployApiCommand');
-    expect(JSON.stringify(outputs)).toContain('bash /opt/zmanim/host/deploy-api.sh');
+  test('outputs the SSM command that deploys an API release: the host\'s parameterless document', () => {
+    const outputs = JSON.stringify(template.findOutputs('DeployApiCommand'));
+    const [[, document]] = Object.entries(template.findResources('AWS::SSM::Document'))
+      .filter(([, d]) => JSON.stringify(d).includes('deploy-api.sh'));
+    const name = (document.Properties as { Name: string }).Name;
+    expect(outputs).toContain(`--document-name ${name} --instance-ids `);
+    expect(outputs).not.toContain('AWS-RunShellScript');
+    expect(JSON.stringify(document)).toContain('bash /opt/zmanim/host/deploy-api.sh');
+    expect(JSON.stringify(template.findOutputs('DeployApiDocumentName'))).toContain(name);
   });
 
   test('cdk-nag AwsSolutions: no unsuppressed finding in the Compute stack', () => {

@@ -71,7 +71,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A temporary stand-in for a host: /data, /etc/zmanim, logs, sockets, fake SSM and S3. */
+/** A temporary stand-in for a host of `service`: /data, /etc/<service>, logs, sockets, fake SSM and S3. */
 export class FakeHost {
   public readonly root = mkdtempSync(join(tmpdir(), 'graviton-host-'));
   public readonly dataDir = join(this.root, 'data');
@@ -88,7 +88,11 @@ export class FakeHost {
   public readonly byIdDir = join(this.root, 'by-id');
   public env: Record<string, string> = {};
 
-  constructor(public readonly pgPort: number, public readonly redisPort: number) {
+  /** The settings prefix of `service` (ZMANIM for zmanim). */
+  public readonly prefix: string;
+
+  constructor(public readonly pgPort: number, public readonly redisPort: number, public readonly service = 'zmanim') {
+    this.prefix = service.toUpperCase().replace(/-/g, '_');
     // The services run as postgres and redis: they must be able to traverse the tree.
     chmodSync(this.root, 0o755);
     const dirs = [this.dataDir, this.confDir, this.bootDir, this.logDir, this.fakeLogDir,
@@ -98,33 +102,38 @@ export class FakeHost {
     }
     // The fake API runs as a throwaway user and records what it saw here.
     chmodSync(this.fakeLogDir, 0o1777);
+    const settings: Record<string, string> = {
+      HOST_ENV: join(this.confDir, 'host.env'),
+      DATA_DIR: this.dataDir,
+      CONF_DIR: this.confDir,
+      BOOT_D: this.bootDir,
+      HOST_DIR: HOST_DIR,
+      API_DIR: this.apiDir,
+      LOG_DIR: this.logDir,
+      UNITS_DIR: join(this.root, 'units'),
+      PG_SOCKET_DIR: this.socketDir,
+      PG_PORT: String(pgPort),
+      REDIS_PORT: String(redisPort),
+      MEMORY_MB: '4096',
+      SYSTEMCTL: join(FAKES_DIR, 'systemctl'),
+      AWS: join(FAKES_DIR, 'aws'),
+      CWAGENT_CTL: join(FAKES_DIR, 'amazon-cloudwatch-agent-ctl'),
+      CWAGENT_CONFIG: join(this.root, 'cwagent', 'zmanim.json'),
+      INSTANCE_ID: 'i-0123456789abcdef0',
+      DISK_BY_ID_DIR: this.byIdDir,
+      FSTAB: join(this.root, 'fstab'),
+    };
+
     this.env = {
       PATH: `${FAKES_DIR}:${process.env.PATH}`,
-      ZMANIM_HOST_ENV: join(this.confDir, 'host.env'),
-      ZMANIM_DATA_DIR: this.dataDir,
-      ZMANIM_CONF_DIR: this.confDir,
-      ZMANIM_BOOT_D: this.bootDir,
-      ZMANIM_HOST_DIR: HOST_DIR,
-      ZMANIM_API_DIR: this.apiDir,
-      ZMANIM_LOG_DIR: this.logDir,
-      ZMANIM_UNITS_DIR: join(this.root, 'units'),
-      ZMANIM_PG_SOCKET_DIR: this.socketDir,
-      ZMANIM_PG_PORT: String(pgPort),
-      ZMANIM_REDIS_PORT: String(redisPort),
-      ZMANIM_MEMORY_MB: '4096',
-      ZMANIM_SYSTEMCTL: join(FAKES_DIR, 'systemctl'),
-      ZMANIM_AWS: join(FAKES_DIR, 'aws'),
-      ZMANIM_CWAGENT_CTL: join(FAKES_DIR, 'amazon-cloudwatch-agent-ctl'),
-      ZMANIM_CWAGENT_CONFIG: join(this.root, 'cwagent', 'zmanim.json'),
-      ZMANIM_INSTANCE_ID: 'i-0123456789abcdef0',
-      ZMANIM_DISK_BY_ID_DIR: this.byIdDir,
-      ZMANIM_FSTAB: join(this.root, 'fstab'),
       FAKE_LOG_DIR: this.fakeLogDir,
       FAKE_RUN_DIR: this.runDir,
       FAKE_SSM_DIR: this.ssmDir,
       FAKE_S3_DIR: this.s3Dir,
       FAKE_BY_ID: this.byIdDir,
       FAKE_UNITS_SRC: join(HOST_DIR, 'units'),
+      SHTETL_SERVICE: service,
+      ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${this.prefix}_${k}`, v])),
     };
   }
 
@@ -154,6 +163,6 @@ export class FakeHost {
   }
 
   stopServices(): void {
-    spawnSync(join(FAKES_DIR, 'systemctl'), ['stop', 'zmanim-api.service', 'zmanim-redis.service', 'zmanim-postgresql.service'], { env: this.env });
+    spawnSync(join(FAKES_DIR, 'systemctl'), ['stop', ...['api', 'redis', 'postgresql'].map((u) => `${this.service}-${u}.service`)], { env: this.env });
   }
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node
 import { join } from 'node:path';
 import { FakeHost, freePort, modeOf, postgresBinDir, requireTools } from './harness';
 
-const PATH = '/zmanim/test';
+const PATH = '/kehilla/test';
 const SECRETS: Record<string, string> = {
   'postgres-password': 'pg-Pass_word-1',
   'redis-password': 'redis-Pass_word-1',
@@ -30,7 +30,7 @@ function fakeApi(version: string): string {
     '',
   ].join('\n');
 }
-const RELEASE = ['releases', 'zmanim-api/current/api-linux-arm64'] as const;
+const RELEASE = ['releases', 'kehilla-api/current/api-linux-arm64'] as const;
 
 function psql(url: string, sql: string) {
   return spawnSync(join(bin, 'psql'), ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { encoding: 'utf8', env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
@@ -47,32 +47,32 @@ function systemIdentifier(): string {
   return /Database system identifier:\s+(\d+)/.exec(out.stdout)?.[1] ?? `none: ${out.stderr}`;
 }
 function boot() {
-  const result = host.run('boot.sh', [], { ZMANIM_BOOT_SKIP: 'attach-volume' });
+  const result = host.run('boot.sh', [], { KEHILLA_BOOT_SKIP: 'attach-volume' });
   return { ...result, output: `${result.stdout}${result.stderr}` };
 }
 
 beforeAll(async () => {
   requireTools({ 'runuser': 'util-linux', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'curl': 'curl' });
   bin = postgresBinDir();
-  host = new FakeHost(await freePort(), await freePort());
+  host = new FakeHost(await freePort(), await freePort(), 'kehilla');
   apiPort = await freePort();
   mkdirSync(join(host.root, 'www'));
   writeFileSync(join(host.root, 'www', 'health'), 'healthy\n');
   host.writeHostEnv({
-    ZMANIM_API_PORT: String(apiPort),
-    ZMANIM_REGION: 'eu-west-1',
-    ZMANIM_SSM_PATH: PATH,
-    ZMANIM_SECRET_NAMES: Object.keys(SECRETS).join(' '),
-    ZMANIM_API_SECRET_NAMES: 'clerk-secret-key jwt-secret',
-    ZMANIM_RELEASE_BUCKET: 'releases',
-    ZMANIM_RELEASE_KEY: 'zmanim-api/current/api-linux-arm64',
-    ZMANIM_METRICS_NAMESPACE: 'Shtetl/DataHost',
-    ZMANIM_LOG_GROUP_API: '/shtetl/test/api',
-    ZMANIM_LOG_GROUP_POSTGRESQL: '/shtetl/test/postgresql',
-    ZMANIM_LOG_GROUP_REDIS: '/shtetl/test/redis',
-    ZMANIM_LOG_GROUP_BOOT: '/shtetl/test/boot',
+    KEHILLA_API_PORT: String(apiPort),
+    KEHILLA_REGION: 'eu-west-1',
+    KEHILLA_SSM_PATH: PATH,
+    KEHILLA_SECRET_NAMES: Object.keys(SECRETS).join(' '),
+    KEHILLA_API_SECRET_NAMES: 'clerk-secret-key jwt-secret',
+    KEHILLA_RELEASE_BUCKET: 'releases',
+    KEHILLA_RELEASE_KEY: 'kehilla-api/current/api-linux-arm64',
+    KEHILLA_METRICS_NAMESPACE: 'Shtetl/DataHost',
+    KEHILLA_LOG_GROUP_API: '/shtetl/test/api',
+    KEHILLA_LOG_GROUP_POSTGRESQL: '/shtetl/test/postgresql',
+    KEHILLA_LOG_GROUP_REDIS: '/shtetl/test/redis',
+    KEHILLA_LOG_GROUP_BOOT: '/shtetl/test/boot',
   });
-  writeFileSync(join(host.confDir, 'api-settings.env'), 'ALLOWED_ORIGINS=https://zmanim.example\nENVIRONMENT=test\n');
+  writeFileSync(join(host.confDir, 'api-settings.env'), 'ALLOWED_ORIGINS=https://kehilla.example\nENVIRONMENT=test\n');
   for (const [name, value] of Object.entries(SECRETS)) host.putParameter(`${PATH}/${name}`, value);
   host.putObject(...RELEASE, fakeApi('release-1'));
   // A boot command (as ResticBackups adds): it must find /data prepared and Redis answering.
@@ -96,7 +96,7 @@ describe('first boot', () => {
   test('initializes a PostgreSQL cluster on /data sized for 4 GiB', () => {
     expect(output).toContain('initializing a new PostgreSQL');
     expect(existsSync(join(host.dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-    const conf = readFileSync(join(host.dataDir, 'postgres', 'zmanim.conf'), 'utf8');
+    const conf = readFileSync(join(host.dataDir, 'postgres', 'kehilla.conf'), 'utf8');
     expect(conf).toContain("shared_buffers = '1024MB'");
     expect(conf).toContain("listen_addresses = '127.0.0.1'");
     expect(existsSync(join(host.dataDir, '.postgres-initdb'))).toBe(false);
@@ -120,16 +120,16 @@ describe('first boot', () => {
       PORT: String(apiPort),
       CLERK_SECRET_KEY: SECRETS['clerk-secret-key'],
       JWT_SECRET: SECRETS['jwt-secret'],
-      ALLOWED_ORIGINS: 'https://zmanim.example',
+      ALLOWED_ORIGINS: 'https://kehilla.example',
       ENVIRONMENT: 'test',
     });
-    expect(env.DATABASE_URL).toBe(`postgres://zmanim:${SECRETS['postgres-password']}@127.0.0.1:${host.pgPort}/zmanim?sslmode=disable`);
+    expect(env.DATABASE_URL).toBe(`postgres://kehilla:${SECRETS['postgres-password']}@127.0.0.1:${host.pgPort}/kehilla?sslmode=disable`);
     expect(env.REDIS_URL).toBe(`redis://default:${SECRETS['redis-password']}@127.0.0.1:${host.redisPort}/0`);
     expect(env).not.toHaveProperty('POSTGRES_PASSWORD');
   });
 
   test('the API was fetched from the release location and started with that environment', () => {
-    expect(readFileSync(join(host.fakeLogDir, 'aws.log'), 'utf8')).toContain('s3 cp --only-show-errors s3://releases/zmanim-api/current/api-linux-arm64');
+    expect(readFileSync(join(host.fakeLogDir, 'aws.log'), 'utf8')).toContain('s3 cp --only-show-errors s3://releases/kehilla-api/current/api-linux-arm64');
     for (let i = 0; i < 50 && !existsSync(join(host.fakeLogDir, 'api-env')); i++) spawnSync('sleep', ['0.1']);
     const seen = readFileSync(join(host.fakeLogDir, 'api-env'), 'utf8');
     expect(seen).toContain(`DATABASE_URL=${apiEnv().DATABASE_URL}`);
@@ -140,10 +140,10 @@ describe('first boot', () => {
   test('the application role can use its database but is not a superuser', () => {
     const url = apiEnv().DATABASE_URL;
     expect(psql(url, 'SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user').stdout.trim()).toBe('f|f|f');
-    expect(psql(url, "CREATE TABLE zmanim_probe (v text); INSERT INTO zmanim_probe VALUES ('kept')").status).toBe(0);
+    expect(psql(url, "CREATE TABLE kehilla_probe (v text); INSERT INTO kehilla_probe VALUES ('kept')").status).toBe(0);
     expect(psql(url, 'CREATE DATABASE other').stderr).toMatch(/permission denied/);
     expect(psql(url, "ALTER SYSTEM SET work_mem = '1GB'").stderr).toMatch(/must be superuser|permission denied/);
-    const noPassword = psql(`postgres://zmanim@127.0.0.1:${host.pgPort}/zmanim`, 'SELECT 1');
+    const noPassword = psql(`postgres://kehilla@127.0.0.1:${host.pgPort}/kehilla`, 'SELECT 1');
     expect(noPassword.status).not.toBe(0);
   });
 
@@ -158,12 +158,12 @@ describe('first boot', () => {
   });
 
   test('the CloudWatch agent gets the four log groups and the metrics namespace', () => {
-    const config = JSON.parse(readFileSync(host.env.ZMANIM_CWAGENT_CONFIG, 'utf8'));
+    const config = JSON.parse(readFileSync(host.env.KEHILLA_CWAGENT_CONFIG, 'utf8'));
     expect(config.metrics.namespace).toBe('Shtetl/DataHost');
     expect(config.metrics.metrics_collected.disk.resources).toEqual([host.dataDir]);
     expect(config.logs.logs_collected.files.collect_list.map((f: { log_group_name: string }) => f.log_group_name))
       .toEqual(['/shtetl/test/api', '/shtetl/test/postgresql', '/shtetl/test/redis', '/shtetl/test/boot']);
-    expect(readFileSync(join(host.fakeLogDir, 'cwagent.log'), 'utf8')).toContain(`-a fetch-config -m ec2 -s -c file:${host.env.ZMANIM_CWAGENT_CONFIG}`);
+    expect(readFileSync(join(host.fakeLogDir, 'cwagent.log'), 'utf8')).toContain(`-a fetch-config -m ec2 -s -c file:${host.env.KEHILLA_CWAGENT_CONFIG}`);
   });
 });
 
@@ -187,12 +187,12 @@ describe('second boot on the same /data', () => {
     expect(output).not.toContain('initializing a new PostgreSQL');
     expect(identifierBefore).toMatch(/^\d+$/);
     expect(systemIdentifier()).toBe(identifierBefore);
-    expect(psql(apiEnv().DATABASE_URL, 'SELECT v FROM zmanim_probe').stdout.trim()).toBe('kept');
+    expect(psql(apiEnv().DATABASE_URL, 'SELECT v FROM kehilla_probe').stdout.trim()).toBe('kept');
   });
 
   test('applies a rotated password: the new one works, the old one no longer does', () => {
     expect(apiEnv().DATABASE_URL).toContain('pg-Rotated_2');
-    const old = psql(`postgres://zmanim:${SECRETS['postgres-password']}@127.0.0.1:${host.pgPort}/zmanim`, 'SELECT 1');
+    const old = psql(`postgres://kehilla:${SECRETS['postgres-password']}@127.0.0.1:${host.pgPort}/kehilla`, 'SELECT 1');
     expect(old.stderr).toMatch(/password authentication failed/);
   });
 
@@ -202,20 +202,20 @@ describe('second boot on the same /data', () => {
 
   test('the API starts from its local copy when the release location cannot be read', () => {
     expect(output).toContain('WARNING: could not fetch s3://releases/');
-    expect(existsSync(join(host.apiDir, 'zmanim-api'))).toBe(true);
+    expect(existsSync(join(host.apiDir, 'kehilla-api'))).toBe(true);
   });
 });
 
 describe('deploying an API release (deploy-api.sh, run through SSM Run Command)', () => {
   const deploy = (waitSeconds = 10) => {
-    const result = host.run('deploy-api.sh', [], { ZMANIM_DEPLOY_WAIT_SECONDS: String(waitSeconds) });
+    const result = host.run('deploy-api.sh', [], { KEHILLA_DEPLOY_WAIT_SECONDS: String(waitSeconds) });
     return { ...result, output: result.stdout + result.stderr };
   };
 
   test('fetches the new release, restarts the API and waits until it is healthy', () => {
     host.putObject(...RELEASE, fakeApi('release-2'));
     const result = deploy();
-    expect(result.output).toContain('zmanim-api is healthy');
+    expect(result.output).toContain('kehilla-api.service is healthy');
     expect(result.status).toBe(0);
     expect(readFileSync(join(host.fakeLogDir, 'api-version'), 'utf8').trim()).toBe('release-2');
   });
@@ -224,7 +224,7 @@ describe('deploying an API release (deploy-api.sh, run through SSM Run Command)'
     rmSync(join(host.s3Dir, 'releases'), { recursive: true });
     const result = deploy();
     expect(result.status).not.toBe(0);
-    expect(result.output).toContain('could not fetch s3://releases/zmanim-api/current/api-linux-arm64; nothing deployed');
+    expect(result.output).toContain('could not fetch s3://releases/kehilla-api/current/api-linux-arm64; nothing deployed');
     expect(readFileSync(join(host.fakeLogDir, 'api-version'), 'utf8').trim()).toBe('release-2');
   });
 
@@ -232,7 +232,7 @@ describe('deploying an API release (deploy-api.sh, run through SSM Run Command)'
     host.putObject(...RELEASE, '#!/bin/bash\nexit 1\n');
     const result = deploy(3);
     expect(result.status).not.toBe(0);
-    expect(result.output).toMatch(/zmanim-api did not answer http:\/\/127.0.0.1:\d+\/health after the restart/);
+    expect(result.output).toMatch(/kehilla-api.service did not answer http:\/\/127.0.0.1:\d+\/health after the restart/);
   });
 });
 
@@ -240,22 +240,22 @@ describe('failures stop the boot with a message', () => {
   test('before the first release exists, the boot succeeds and leaves the API stopped', () => {
     host.stopServices();
     rmSync(join(host.s3Dir, 'releases'), { recursive: true, force: true });
-    rmSync(join(host.apiDir, 'zmanim-api'));
+    rmSync(join(host.apiDir, 'kehilla-api'));
     const result = boot();
     expect(result.status).toBe(0);
-    expect(result.output).toContain('WARNING: no API release yet; zmanim-api stays stopped until the first deployment');
-    expect(readFileSync(join(host.fakeLogDir, 'systemctl.log'), 'utf8').trim().split('\n').pop()).not.toMatch(/zmanim-api/);
+    expect(result.output).toContain('WARNING: no API release yet; kehilla-api.service stays stopped until the first deployment');
+    expect(readFileSync(join(host.fakeLogDir, 'systemctl.log'), 'utf8').trim().split('\n').pop()).not.toMatch(/kehilla-api/);
   });
 
   test('a missing secret fails the boot naming it, before any service starts', () => {
     host.stopServices();
     rmSync(join(host.ssmDir, PATH, 'clerk-secret-key'));
-    const starts = () => (readFileSync(join(host.fakeLogDir, 'systemctl.log'), 'utf8').match(/^restart zmanim-postgresql/mg) ?? []).length;
+    const starts = () => (readFileSync(join(host.fakeLogDir, 'systemctl.log'), 'utf8').match(/^restart kehilla-postgresql/mg) ?? []).length;
     const before = starts();
     const result = boot();
     host.putParameter(`${PATH}/clerk-secret-key`, SECRETS['clerk-secret-key']);
     expect(result.status).not.toBe(0);
-    expect(result.output).toMatch(/required secret\(s\) missing or unreadable: \/zmanim\/test\/clerk-secret-key/);
+    expect(result.output).toMatch(/required secret\(s\) missing or unreadable: \/kehilla\/test\/clerk-secret-key/);
     expect(result.output).toContain('ParameterNotFound');
     expect(result.output).toContain('boot step read-secrets failed');
     expect(starts()).toBe(before);
@@ -276,7 +276,7 @@ describe('failures stop the boot with a message', () => {
     const data = join(host.root, 'other-data');
     mkdirSync(join(data, 'postgres'), { recursive: true });
     writeFileSync(join(data, 'postgres', 'important'), 'x');
-    const result = host.run('configure-postgres.sh', [], { ZMANIM_DATA_DIR: data });
+    const result = host.run('configure-postgres.sh', [], { KEHILLA_DATA_DIR: data });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('is not empty but has no PG_VERSION: refusing to initialize over it');
     expect(readFileSync(join(data, 'postgres', 'important'), 'utf8')).toBe('x');

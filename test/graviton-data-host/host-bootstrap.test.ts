@@ -4,6 +4,7 @@
  * package managers, S3, CloudFormation and systemd as fakes at their command-line boundary.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ function zipDirectory(dir: string, zip: string): void {
   if (result.status !== 0) throw new Error(result.stderr);
 }
 const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('bootstrap.sh', () => {
   let host: FakeHost;
@@ -22,38 +24,43 @@ describe('bootstrap.sh', () => {
 
   beforeAll(() => {
     requireTools({ python3: 'python3' });
-    host = new FakeHost(0, 0);
+    host = new FakeHost(0, 0, 'kehilla');
     sysroot = join(host.root, 'sysroot');
-    installDir = join(host.root, 'opt-zmanim-host');
+    installDir = join(host.root, 'opt-kehilla-host');
     zipDirectory(HOST_DIR, join(host.s3Dir, 'host.zip'));
     // A files asset as GravitonDataHost.addFiles builds it: files/<path> plus a MANIFEST.
     const files = mkdtempSync(join(tmpdir(), 'files-asset-'));
-    mkdirSync(join(files, 'files', 'etc', 'zmanim'), { recursive: true });
-    writeFileSync(join(files, 'files', 'etc', 'zmanim', 'backup.env'), 'REPOSITORY=s3:example/backups\n');
-    writeFileSync(join(files, 'MANIFEST'), '0600 root:root /etc/zmanim/backup.env\n');
+    mkdirSync(join(files, 'files', 'etc', 'kehilla'), { recursive: true });
+    writeFileSync(join(files, 'files', 'etc', 'kehilla', 'backup.env'), 'REPOSITORY=s3:example/backups\n');
+    writeFileSync(join(files, 'MANIFEST'), '0600 root:root /etc/kehilla/backup.env\n');
     zipDirectory(files, join(host.s3Dir, 'files.zip'));
     rmSync(files, { recursive: true });
     host.writeHostEnv({
-      ZMANIM_REGION: 'eu-west-1',
-      ZMANIM_STACK_NAME: 'ZmanimProdCompute',
-      ZMANIM_LOGICAL_ID: 'HostInstance0123456789abcdef',
-      ZMANIM_HOST_ASSETS: 's3://host.zip s3://files.zip',
+      KEHILLA_REGION: 'eu-west-1',
+      KEHILLA_STACK_NAME: 'ZmanimProdCompute',
+      KEHILLA_LOGICAL_ID: 'HostInstance0123456789abcdef',
+      KEHILLA_HOST_ASSETS: assets(),
     });
   });
   afterAll(() => host && rmSync(host.root, { recursive: true, force: true }));
 
+  /** The asset list as user data carries it: each zip's URL with its SHA-256. */
+  function assets(): string {
+    return ['host.zip', 'files.zip'].map((zip) => `s3://${zip}#${sha256(join(host.s3Dir, zip))}`).join(' ');
+  }
+
   function bootstrap(extraEnv: Record<string, string>) {
     rmSync(join(host.fakeLogDir, 'aws.log'), { force: true });
-    return spawnSync('bash', [join(HOST_DIR, 'bootstrap.sh')], {
+    return spawnSync('bash', [join(HOST_DIR, 'bootstrap.sh'), 'kehilla'], {
       encoding: 'utf8',
       env: {
         ...host.env,
         PATH: `${join(FAKES_DIR, 'apt-family')}:${host.env.PATH}`,
-        ZMANIM_HOST_DIR: installDir,
-        ZMANIM_ROOT: sysroot,
-        ZMANIM_CONF_DIR: '/etc/zmanim',
-        ZMANIM_UNITS_DIR: '/etc/systemd/system',
-        FAKE_NOOP_UNITS: 'zmanim-boot.service',
+        KEHILLA_HOST_DIR: installDir,
+        KEHILLA_ROOT: sysroot,
+        KEHILLA_CONF_DIR: '/etc/kehilla',
+        KEHILLA_UNITS_DIR: '/etc/systemd/system',
+        FAKE_NOOP_UNITS: 'kehilla-boot.service',
         ...extraEnv,
       },
     });
@@ -63,22 +70,61 @@ describe('bootstrap.sh', () => {
     const result = bootstrap({});
     expect(result.status).toBe(0);
     expect(existsSync(join(installDir, 'boot.sh'))).toBe(true);
-    expect(readFileSync(join(sysroot, 'etc/zmanim/backup.env'), 'utf8')).toBe('REPOSITORY=s3:example/backups\n');
-    expect(modeOf(join(sysroot, 'etc/zmanim/backup.env'))).toBe(0o600);
-    for (const unit of ['zmanim-boot', 'zmanim-postgresql', 'zmanim-redis', 'zmanim-api']) {
+    // The scripts learn their service from here (lib.sh).
+    expect(readFileSync(join(installDir, 'service.env'), 'utf8')).toBe('SERVICE=kehilla\n');
+    expect(readFileSync(join(sysroot, 'etc/kehilla/backup.env'), 'utf8')).toBe('REPOSITORY=s3:example/backups\n');
+    expect(modeOf(join(sysroot, 'etc/kehilla/backup.env'))).toBe(0o600);
+    for (const unit of ['kehilla-boot', 'kehilla-postgresql', 'kehilla-redis', 'kehilla-api']) {
       expect(existsSync(join(sysroot, 'etc/systemd/system', `${unit}.service`))).toBe(true);
     }
-    expect(read(join(host.fakeLogDir, 'systemctl.log'))).toMatch(/daemon-reload\nenable zmanim-boot.service\nstart zmanim-boot.service/);
+    expect(read(join(host.fakeLogDir, 'systemctl.log'))).toMatch(/daemon-reload\nenable kehilla-boot.service\nstart kehilla-boot.service/);
     expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('cloudformation signal-resource --stack-name ZmanimProdCompute --logical-resource-id HostInstance0123456789abcdef --unique-id i-0123456789abcdef0 --status SUCCESS');
-    expect(read(join(host.logDir, 'boot.log'))).toContain('installed /etc/zmanim/backup.env');
+    expect(read(join(host.logDir, 'boot.log'))).toContain('installed /etc/kehilla/backup.env');
   });
 
   test('a failed boot signals FAILURE, so the deployment fails and rolls back', () => {
-    const result = bootstrap({ FAKE_FAIL_UNITS: 'zmanim-boot.service', FAKE_NOOP_UNITS: '' });
+    const result = bootstrap({ FAKE_FAIL_UNITS: 'kehilla-boot.service', FAKE_NOOP_UNITS: '' });
     expect(result.status).not.toBe(0);
     const aws = read(join(host.fakeLogDir, 'aws.log'));
     expect(aws).toContain('--status FAILURE');
     expect(aws).not.toContain('--status SUCCESS');
+  });
+
+  test('an asset whose SHA-256 differs from the one in user data is not run: FAILURE, nothing installed', () => {
+    const zip = join(host.s3Dir, 'files.zip');
+    const original = readFileSync(zip);
+    rmSync(installDir, { recursive: true, force: true });
+    try {
+      // Replaced after the user data was written (e.g. someone overwrote the object in S3).
+      const tampered = mkdtempSync(join(tmpdir(), 'tampered-asset-'));
+      mkdirSync(join(tampered, 'files', 'etc'), { recursive: true });
+      writeFileSync(join(tampered, 'files', 'etc', 'tampered'), 'not what was synthesized\n');
+      writeFileSync(join(tampered, 'MANIFEST'), '0644 root:root /etc/tampered\n');
+      zipDirectory(tampered, zip);
+      rmSync(tampered, { recursive: true });
+      const hostEnv = readFileSync(join(host.confDir, 'host.env'), 'utf8');
+      expect(hostEnv).toContain(`files.zip#${createHash('sha256').update(original).digest('hex')}`);
+      const result = bootstrap({});
+      expect(result.status).not.toBe(0);
+      expect(read(join(host.logDir, 'boot.log'))).toMatch(/s3:\/\/files.zip has SHA-256 [0-9a-f]{64}, not the [0-9a-f]{64} this instance's user data names: refusing to run it/);
+      expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('--status FAILURE');
+      expect(existsSync(join(sysroot, 'etc/tampered'))).toBe(false);
+    } finally {
+      writeFileSync(zip, original);
+    }
+  });
+
+  test('an asset without a SHA-256 is refused', () => {
+    const hostEnv = join(host.confDir, 'host.env');
+    const before = readFileSync(hostEnv, 'utf8');
+    try {
+      writeFileSync(hostEnv, before.replace(/KEHILLA_HOST_ASSETS=".*"/, 'KEHILLA_HOST_ASSETS="s3://host.zip"'));
+      const result = bootstrap({});
+      expect(result.status).not.toBe(0);
+      expect(read(join(host.logDir, 'boot.log'))).toContain("asset entry 's3://host.zip' carries no SHA-256");
+    } finally {
+      writeFileSync(hostEnv, before);
+    }
   });
 
   test('an asset that cannot be fetched signals FAILURE', () => {
@@ -92,18 +138,18 @@ describe('bootstrap.sh', () => {
 describe('provision.sh', () => {
   let host: FakeHost;
   beforeEach(() => {
-    host = new FakeHost(0, 0);
+    host = new FakeHost(0, 0, 'kehilla');
   });
   afterEach(() => rmSync(host.root, { recursive: true, force: true }));
 
   function provision(family: 'dnf-family' | 'apt-family') {
     return host.run('provision.sh', [], {
       PATH: `${join(FAKES_DIR, family)}:${host.env.PATH}`,
-      ZMANIM_ROOT: join(host.root, 'sysroot'),
-      ZMANIM_CONF_DIR: '/etc/zmanim',
-      ZMANIM_UNITS_DIR: '/etc/systemd/system',
-      ZMANIM_LOG_DIR: '/var/log/zmanim',
-      ZMANIM_API_DIR: '/opt/zmanim/api',
+      KEHILLA_ROOT: join(host.root, 'sysroot'),
+      KEHILLA_CONF_DIR: '/etc/kehilla',
+      KEHILLA_UNITS_DIR: '/etc/systemd/system',
+      KEHILLA_LOG_DIR: '/var/log/kehilla',
+      KEHILLA_API_DIR: '/opt/kehilla/api',
     });
   }
   const packages = () => read(join(host.fakeLogDir, 'packages.log'));
@@ -124,22 +170,24 @@ describe('provision.sh', () => {
 
   test('installs units (not enabled), log rotation, kernel settings and root-only secrets directory', () => {
     expect(provision('apt-family').status).toBe(0);
-    for (const unit of ['zmanim-boot', 'zmanim-postgresql', 'zmanim-redis', 'zmanim-api']) {
-      expect(readFileSync(sysroot(`etc/systemd/system/${unit}.service`), 'utf8')).toBe(readFileSync(join(HOST_DIR, 'units', `${unit}.service`), 'utf8'));
+    for (const unit of ['boot', 'postgresql', 'redis', 'api']) {
+      const installed = readFileSync(sysroot(`etc/systemd/system/kehilla-${unit}.service`), 'utf8');
+      expect(installed).toBe(readFileSync(join(HOST_DIR, 'units', `${unit}.service`), 'utf8').replace(/@SERVICE@/g, 'kehilla'));
+      expect(installed).not.toContain('@SERVICE@');
     }
     expect(read(join(host.fakeLogDir, 'systemctl.log'))).not.toMatch(/^enable/m);
-    expect(readFileSync(sysroot('etc/sysctl.d/90-zmanim.conf'), 'utf8')).toContain('vm.overcommit_memory = 1');
-    expect(existsSync(sysroot('etc/logrotate.d/zmanim'))).toBe(true);
-    expect(modeOf(sysroot('etc/zmanim/secrets'))).toBe(0o700);
+    expect(readFileSync(sysroot('etc/sysctl.d/90-kehilla.conf'), 'utf8')).toContain('vm.overcommit_memory = 1');
+    expect(read(sysroot('etc/logrotate.d/kehilla'))).toMatch(/^\/var\/log\/kehilla\/\*\.log \{$/m);
+    expect(modeOf(sysroot('etc/kehilla/secrets'))).toBe(0o700);
   });
 
   test('a second run installs no package again but refreshes the units', () => {
     expect(provision('dnf-family').status).toBe(0);
-    writeFileSync(sysroot('etc/systemd/system/zmanim-api.service'), 'stale');
+    writeFileSync(sysroot('etc/systemd/system/kehilla-api.service'), 'stale');
     const second = provision('dnf-family');
     expect(second.status).toBe(0);
     expect(second.stderr).toContain('packages already installed');
     expect(packages().match(/^dnf install/mg)).toHaveLength(1);
-    expect(readFileSync(sysroot('etc/systemd/system/zmanim-api.service'), 'utf8')).not.toBe('stale');
+    expect(readFileSync(sysroot('etc/systemd/system/kehilla-api.service'), 'utf8')).not.toBe('stale');
   });
 });

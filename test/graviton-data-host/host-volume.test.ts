@@ -26,7 +26,7 @@ function sh(command: string) {
 }
 function attach(env: Record<string, string> = {}) {
   for (const f of ['aws.log', 'mkfs.log', 'mount.log', 'mounted']) rmSync(join(host.fakeLogDir, f), { force: true });
-  const result = host.run('attach-volume.sh', [], { ZMANIM_ATTACH_TIMEOUT: '4', FAKE_DEVICE: image, ...env });
+  const result = host.run('attach-volume.sh', [], { KEHILLA_ATTACH_TIMEOUT: '4', FAKE_DEVICE: image, ...env });
   const log = (f: string) => (existsSync(join(host.fakeLogDir, f)) ? readFileSync(join(host.fakeLogDir, f), 'utf8') : '');
   return { ...result, output: result.stdout + result.stderr, aws: log('aws.log'), mkfs: log('mkfs.log'), mount: log('mount.log') };
 }
@@ -35,8 +35,8 @@ const label = () => sh(`blkid -p -o value -s LABEL ${image} || true`).trim();
 
 beforeAll(() => {
   requireTools({ 'mkfs.xfs': 'xfsprogs', 'mkfs.ext4': 'e2fsprogs', 'blkid': 'util-linux', 'wipefs': 'util-linux', 'sfdisk': 'fdisk' });
-  host = new FakeHost(0, 0);
-  host.writeHostEnv({ ZMANIM_REGION: 'eu-west-1', ZMANIM_DATA_VOLUME_ID: VOLUME, ZMANIM_HOST_TAG: TAG });
+  host = new FakeHost(0, 0, 'kehilla');
+  host.writeHostEnv({ KEHILLA_REGION: 'eu-west-1', KEHILLA_DATA_VOLUME_ID: VOLUME, KEHILLA_HOST_TAG: TAG });
   image = join(host.root, 'ebs.img');
 });
 afterAll(() => host && rmSync(host.root, { recursive: true, force: true }));
@@ -47,9 +47,9 @@ test('a blank volume is attached by id, formatted with the label, and mounted by
   const r = attach();
   expect(r.status).toBe(0);
   expect(r.aws).toContain(`ec2 attach-volume --volume-id ${VOLUME} --instance-id ${SELF} --device /dev/sdf`);
-  expect(r.mkfs).toMatch(/-L zmanim-data/);
-  expect(label()).toBe('zmanim-data');
-  expect(readFileSync(join(host.root, 'fstab'), 'utf8')).toContain(`LABEL=zmanim-data ${host.dataDir} xfs defaults,noatime,nofail 0 2`);
+  expect(r.mkfs).toMatch(/-L kehilla-data/);
+  expect(label()).toBe('kehilla-data');
+  expect(readFileSync(join(host.root, 'fstab'), 'utf8')).toContain(`LABEL=kehilla-data ${host.dataDir} xfs defaults,noatime,nofail 0 2`);
   expect(r.mount).toContain(`mount ${host.dataDir}`);
 });
 
@@ -59,7 +59,7 @@ test('a volume that holds the filesystem is never formatted again', () => {
   expect(r.status).toBe(0);
   expect(r.mkfs).toBe('');
   expect(sh(`blkid -p -o value -s UUID ${image}`).trim()).toBe(uuid);
-  expect(readFileSync(join(host.root, 'fstab'), 'utf8').match(/zmanim-data/g)).toHaveLength(1);
+  expect(readFileSync(join(host.root, 'fstab'), 'utf8').match(/kehilla-data/g)).toHaveLength(1);
 });
 
 test('an already attached volume (a reboot) is not attached again', () => {
@@ -74,7 +74,7 @@ test('a filesystem with another label stops the boot instead of being formatted'
   sh(`mkfs.ext4 -q -F -L otherdata ${image}`);
   const r = attach();
   expect(r.status).not.toBe(0);
-  expect(r.output).toMatch(/holds 'ext4' labelled 'otherdata', not a filesystem labelled 'zmanim-data': refusing to format or mount it/);
+  expect(r.output).toMatch(/holds 'ext4' labelled 'otherdata', not a filesystem labelled 'kehilla-data': refusing to format or mount it/);
   expect(r.mkfs).toBe('');
   expect(label()).toBe('otherdata');
 });

@@ -32,6 +32,16 @@ describe('packer/ (the AMI)', () => {
     expect(template).not.toMatch(/encrypt_boot/);
   });
 
+  test('the AMI is for one service: its name reaches the provisioning as SERVICE and the settings prefix', () => {
+    const template = readFileSync(join(PACKER_DIR, 'graviton-data-host.pkr.hcl'), 'utf8');
+    expect(template).toContain('variable "service"');
+    expect(template).toContain('"SERVICE=${var.service}"');
+    expect(template).toContain('"${local.env_prefix}_RESTIC_VERSION=${var.restic_version}"');
+    const provision = readFileSync(join(PACKER_DIR, 'provision-ami.sh'), 'utf8');
+    expect(provision).toContain('printf \'SERVICE=%s\\n\' "$service" >"/opt/$service/host/service.env"');
+    expect(provision).not.toMatch(/zmanim/i);
+  });
+
   test('publish-ami.sh writes the AMI id of the last run to the SSM parameter', () => {
     requireTools({ python3: 'python3' });
     const dir = mkdtempSync(join(tmpdir(), 'publish-ami-'));

@@ -14,6 +14,7 @@ const app = new App();
 const stack = new Stack(app, 'KehillaProdCompute', { env: { account: '123456789012', region: 'eu-central-1' } });
 const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['eu-central-1a'], natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
 const props: GravitonDataHostProps = {
+  serviceName: 'kehilla',
   vpc,
   secretsParameterPath: '/kehilla/prod',
   releaseBucket: s3.Bucket.fromBucketName(stack, 'Releases', 'kehilla-releases'),
@@ -23,8 +24,6 @@ const props: GravitonDataHostProps = {
   databaseName: 'kehilla_app',
   databaseUser: 'kehilla_api',
   apiSecretNames: [],
-  // The service's name, once GravitonDataHost takes it (issue 13); ignored before.
-  ...({ serviceName: 'kehilla' } as object),
 };
 const host = new GravitonDataHost(stack, 'Host', props);
 new ResticBackups(stack, 'Backups', {

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -6,7 +5,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GravitonDataHost } from '../../src/constructs/graviton-data-host';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
-import { ApiStack, GRAVITON_HOST_REFRESH } from '../../src/zmanim/stacks/api-stack';
+import { ApiStack } from '../../src/zmanim/stacks/api-stack';
 import { MonitoringStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
 
@@ -21,7 +20,7 @@ describe('zmanim ApiStack', () => {
   const network = new NetworkStack(app, 'ZmanimProdNetwork', { env, config });
   const monitoring = new MonitoringStack(app, 'ZmanimProdMonitoring', { env, config });
   const compute = new Stack(app, 'ZmanimProdCompute', { env });
-  const host = new GravitonDataHost(compute, 'Host', { vpc: network.vpc, secretsParameterPath: config.ssmPrefix });
+  const host = new GravitonDataHost(compute, 'Host', { serviceName: 'zmanim', vpc: network.vpc, secretsParameterPath: config.ssmPrefix });
   const apiStack = new ApiStack(app, 'ZmanimProdApi', { env, config, vpc: network.vpc, host, alarmTopic: monitoring.alarmTopic });
   const site = new Stack(app, 'ZmanimProdSite', { env });
   new cloudfront.Distribution(site, 'Distribution', {
@@ -86,17 +85,20 @@ describe('zmanim ApiStack', () => {
     const rotation = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => /Rotates/.test(r.Properties.Description))!;
     expect(rotation.Properties.Environment.Variables).toMatchObject({
       HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
-      HOST_REFRESH_COMMANDS: JSON.stringify([GRAVITON_HOST_REFRESH]),
+      // The host's parameterless refresh document (read secrets, rewrite the env, restart).
+      HOST_REFRESH_DOCUMENT: host.refreshApiCommand.documentName,
       // The current host's id, read from the SSM parameter Compute writes (HostReference).
       HOST_INSTANCE_ID: { Ref: expect.stringMatching(/^SsmParameterValuezmanimprodhostinstanceid/) },
     });
     expect(template.toJSON().Parameters[rotation.Properties.Environment.Variables.HOST_INSTANCE_ID.Ref]).toMatchObject({
       Type: 'AWS::SSM::Parameter::Value<String>', Default: '/zmanim/prod/host/instance-id',
     });
-    // The scripts the command names exist in the host's files.
-    for (const script of GRAVITON_HOST_REFRESH.match(/\/opt\/zmanim\/host\/[a-z-]+\.sh/g)!) {
-      expect(existsSync(`${__dirname}/../../src/constructs/graviton-data-host/host/${script.split('/').pop()}`)).toBe(true);
-    }
+    // Run Command on that instance with that document only.
+    const send = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
+      .filter((st) => [st.Action].flat().includes('ssm:SendCommand'));
+    expect(send).toHaveLength(1);
+    expect(JSON.stringify(send[0].Resource)).toContain(`document/${host.refreshApiCommand.documentName}`);
+    expect(JSON.stringify(send[0].Resource)).toContain(rotation.Properties.Environment.Variables.HOST_INSTANCE_ID.Ref);
   });
 
   test('outputs name what the rotation runbook needs', () => {

@@ -41,7 +41,6 @@ function build(extra: Partial<OriginVerifiedHttpApiProps> = {}) {
     allowedOrigins: ['https://zmanim.shtetl.io'],
     alarmTopic: topic,
     hostParameterName: '/zmanim/prod/origin-verify-key',
-    hostRefreshCommands: ['systemctl restart zmanim-api'],
     ...extra,
   });
   const site = new Stack(app, 'Site', { env: ENV });
@@ -272,16 +271,21 @@ describe('OriginVerifiedHttpApi', () => {
       ACCEPT_DELAY_SECONDS: '330',
       KVS_ENTRY: 'origin-verify',
       HOST_PARAMETER_NAME: '/zmanim/prod/origin-verify-key',
-      HOST_REFRESH_COMMANDS: '["systemctl restart zmanim-api"]',
+      // The host's own parameterless refresh document, never arbitrary shell.
+      HOST_REFRESH_DOCUMENT: host.refreshApiCommand.documentName,
       HOST_INSTANCE_ID: { 'Fn::ImportValue': expect.stringMatching(/HostEni/) },
     });
+    expect(rotation.Environment.Variables.HOST_REFRESH_COMMANDS).toBeUndefined();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
     const actions = (a: string) => statements.filter((s) => [s.Action].flat().includes(a));
     expect(actions('cloudfront-keyvaluestore:PutKey')[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/ApiKeyValueStore/), 'Arn'] });
     expect(JSON.stringify(actions('ssm:PutParameter')[0].Resource)).toContain('parameter/zmanim/prod/origin-verify-key');
-    expect(JSON.stringify(actions('ssm:SendCommand')[0].Resource)).toContain('document/AWS-RunShellScript');
+    const send = JSON.stringify(actions('ssm:SendCommand')[0].Resource);
+    expect(send).toContain(`document/${host.refreshApiCommand.documentName}`);
+    expect(send).not.toContain('AWS-RunShellScript');
     expect(actions('ssm:SendCommand')[0].Resource).toHaveLength(2);
+    expect(actions('ssm:SendCommand')).toHaveLength(1);
   });
 
   test('only this account\'s Secrets Manager may invoke the rotation, and only for this secret', () => {
@@ -333,14 +337,14 @@ describe('OriginVerifiedHttpApi', () => {
 });
 
 describe('OriginVerifiedHttpApi defaults and validation', () => {
-  test('defaults: everything under /backend, no JWT, no host copy, alarms without actions', () => {
+  test('defaults: every path unchanged, no JWT, no host copy, alarms without actions', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
     new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new FakeHost(stack, 'Host', vpc) });
     const t = Template.fromStack(stack);
     const keys = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
-    expect(keys.sort()).toEqual([['ANY /backend', 'CUSTOM'], ['ANY /backend/{proxy+}', 'CUSTOM']]);
+    expect(keys.sort()).toEqual([['ANY /{proxy+}', 'CUSTOM']]);
     t.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
     const authorizer = Object.values(t.findResources('AWS::Lambda::Function')).find((r) => /request authorizer/.test(r.Properties.Description))!;
     expect(Object.keys(authorizer.Properties.Environment.Variables)).not.toContain('PROTECTED_ROUTE_KEYS');
@@ -348,7 +352,26 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     expect(Object.keys(rotation.Properties.Environment.Variables).sort()).toEqual(['ACCEPT_DELAY_SECONDS', 'AWS_NODEJS_CONNECTION_REUSE_ENABLED', 'KVS_ARN', 'KVS_ENTRY']);
     for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) expect(a.Properties.AlarmActions).toBeUndefined();
     t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/$request.path.proxy' } });
-    t.hasResourceProperties('AWS::ApiGatewayV2::Integration', { RequestParameters: { 'overwrite:path': '/' } });
+  });
+
+  test('port, origins and service come from the host: a host on 9000 gets the VPC link, security group and Cloud Map on 9000', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+    const host = new FakeHost(stack, 'Host', vpc, { serviceName: 'kehilla', apiPort: 9000 });
+    host.allowedOrigins.push('https://kehilla.example.com');
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ServiceDiscovery::Instance', { InstanceAttributes: Match.objectLike({ AWS_INSTANCE_PORT: '9000' }) });
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => [r.Properties.FromPort, r.Properties.ToPort]);
+    expect(ingress).toEqual([[9000, 9000]]);
+    expect(JSON.stringify(t.toJSON())).not.toMatch(/8080/);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://kehilla.example.com'] }) });
+    for (const type of ['AWS::Lambda::Function', 'AWS::SecretsManager::Secret', 'AWS::EC2::SecurityGroup', 'AWS::Logs::LogGroup']) {
+      for (const r of Object.values(t.findResources(type)).filter((x) => JSON.stringify(x).includes('Api'))) {
+        expect(r.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'shtetl:service', Value: 'kehilla' }]));
+      }
+    }
   });
 
   test('defaults are cdk-nag clean too (no host refresh: GetRandomPassword is the only wildcard)', () => {
@@ -408,17 +431,16 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     ['no audience', { jwtAudience: [] }, /jwtAudience must list at least one audience/],
     ['protected path outside the mappings', { protectedPaths: ['/other/admin'] }, /"\/other\/admin" is under none of the mapped prefixes/],
     ['path with trailing slash', { paths: { '/backend/': '/' } }, /paths key "\/backend\/" must be an absolute path/],
-    ['bad port', { port: 70000 }, /port must be a TCP port from 1 to 65535 \(got 70000\)/],
+    ['a port that differs from the host\'s', { port: 9000 }, /port 9000 differs from the host's apiPort 8080.*Remove port \(it comes from the host\)/],
     ['bad header', { headerName: 'X-Origin' }, /headerName must be a lowercase header name.*"X-Origin"/],
     ['timeout over 29 s', { integrationTimeout: Duration.seconds(30) }, /integrationTimeout must be from 50 ms to 29 s.*30 seconds/],
     ['grace shorter than cache', { previousValueGracePeriod: Duration.minutes(1) }, /previousValueGracePeriod \(1 minute\) must be at least cacheTtl \(5 minutes\)/],
     ['cache longer than a rotation can wait', { cacheTtl: Duration.minutes(10) }, /cacheTtl must be from 0 to 5 minutes \(got 10 minutes\)/],
     ['rotation too often', { rotationInterval: Duration.hours(1) }, /rotationInterval must be from 4 hours to 1000 days/],
-    ['refresh without parameter', { hostParameterName: undefined }, /hostRefreshCommands is set without hostParameterName/],
     ['both a host and a listener', { backendListener: {} as any }, /Give exactly one backend: host \(one instance\) or backendListener.*got both/],
     ['neither a host nor a listener', { host: undefined }, /Give exactly one backend.*got neither/],
     ['protected cache longer than cacheTtl', { cacheTtl: Duration.minutes(1), previousValueGracePeriod: Duration.hours(1), protectedRouteCacheTtl: Duration.minutes(2) }, /protectedRouteCacheTtl must be from 0 to cacheTtl \(1 minute\) \(got 2 minutes\)/],
-    ['relative parameter name', { hostParameterName: 'zmanim/key' }, /hostParameterName must be an absolute SSM parameter name \(got "zmanim\/key"\)/],
+    ['relative parameter name', { hostParameterName: 'zmanim/key' }, /hostParameterName must be an absolute SSM parameter name \(got "zmanim\/key"\), e.g. "\/<service>\/<env>\/origin-verify-key"/],
   ])('rejects %s with a message that names the fix', (_name, extra, message) => {
     expect(() => build(extra)).toThrow(message);
   });

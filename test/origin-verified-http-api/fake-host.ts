@@ -1,7 +1,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { HostFile, IManagedHost } from '../../src/constructs/graviton-data-host/managed-host';
+import { HostCommand, HostFile, IManagedHost } from '../../src/constructs/managed-host';
 
 /** A minimal IManagedHost: a security group, a role and token-valued instance attributes. */
 export class FakeHost extends Construct implements IManagedHost {
@@ -12,8 +12,15 @@ export class FakeHost extends Construct implements IManagedHost {
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly files: HostFile[] = [];
   public readonly commands: string[] = [];
+  public readonly serviceName: string;
+  public readonly apiPort: number;
+  public readonly allowedOrigins: string[] = [];
+  public readonly secretsParameterPath: string;
+  public readonly apiSecretNames: string[] = [];
+  public readonly refreshApiCommand: HostCommand;
+  public readonly deployApiCommand: HostCommand;
 
-  constructor(scope: Construct, id: string, vpc: ec2.IVpc) {
+  constructor(scope: Construct, id: string, vpc: ec2.IVpc, options: { serviceName?: string; apiPort?: number } = {}) {
     super(scope, id);
     this.securityGroup = new ec2.SecurityGroup(this, 'Sg', { vpc, description: 'fake host' });
     this.connections = new ec2.Connections({ securityGroups: [this.securityGroup] });
@@ -23,6 +30,11 @@ export class FakeHost extends Construct implements IManagedHost {
     const param = new ec2.CfnNetworkInterface(this, 'Eni', { subnetId: vpc.publicSubnets[0].subnetId });
     this.instanceId = param.ref;
     this.instancePrivateIp = param.attrPrimaryPrivateIpAddress;
+    this.serviceName = options.serviceName ?? 'fake-service';
+    this.apiPort = options.apiPort ?? 8080;
+    this.secretsParameterPath = `/${this.serviceName}/test`;
+    this.refreshApiCommand = new HostCommand(this, { documentName: `${this.serviceName}-refresh-api`, instanceId: this.instanceId });
+    this.deployApiCommand = new HostCommand(this, { documentName: `${this.serviceName}-deploy-api`, instanceId: this.instanceId });
   }
 
   addFiles(...files: HostFile[]): void {

@@ -1,7 +1,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { HostFile, IManagedHost } from '../../src/constructs/graviton-data-host/managed-host';
+import { HostCommand, HostFile, IManagedHost } from '../../src/constructs/managed-host';
 
 /** A host that records what it is given, for template tests of ResticBackups. */
 export class FakeHost extends Construct implements IManagedHost {
@@ -12,8 +12,17 @@ export class FakeHost extends Construct implements IManagedHost {
   readonly instancePrivateIp = '10.0.0.10';
   readonly files: HostFile[] = [];
   readonly commands: string[] = [];
+  readonly serviceName = 'fake-service';
+  readonly apiPort = 8080;
+  readonly allowedOrigins: string[] = [];
+  readonly secretsParameterPath = '/fake-service/test';
+  readonly apiSecretNames: string[] = [];
+  readonly refreshApiCommand: HostCommand;
+  readonly deployApiCommand: HostCommand;
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    this.refreshApiCommand = new HostCommand(this, { documentName: 'fake-service-refresh-api', instanceId: this.instanceId });
+    this.deployApiCommand = new HostCommand(this, { documentName: 'fake-service-deploy-api', instanceId: this.instanceId });
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
     this.grantPrincipal = this.role;
   }

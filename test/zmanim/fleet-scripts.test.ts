@@ -44,7 +44,10 @@ test('cloud-init schema accepts the fleet\'s user data, which bootstraps from ho
   const result = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
   expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   expect(userData).toMatch(/^#cloud-config\n/);
-  expect(userData).toContain('ZMANIM_FLEET_ASSET="s3://');
+  // Each asset with the SHA-256 of its zip: fleet-bootstrap.sh runs nothing it cannot verify.
+  for (const asset of ['HOST', 'FLEET', 'RESTIC']) expect(userData).toMatch(new RegExp(`ZMANIM_${asset}_ASSET="s3://[^"#]+\\.zip#[0-9a-f]{64}"`));
+  // Session Manager without AmazonSSMManagedInstanceCore (GetParameter* on *).
+  expect(JSON.stringify(t.toJSON())).not.toContain('AmazonSSMManagedInstanceCore');
   expect(userData).toContain('runcmd:\n  - [bash, /usr/local/sbin/zmanim-fleet-bootstrap]');
   expect(Buffer.byteLength(userData)).toBeLessThan(16 * 1024);
 });
@@ -95,6 +98,20 @@ describe('write-fleet-env.sh', () => {
     expect(readFileSync(join(dir, 'etc', 'api.env'), 'utf8')).toContain('ORIGIN_VERIFY_KEY=test-only-ov2\n');
   });
 
+  test('a secret the environment file cannot hold fails naming it, and api.env stays as it was', () => {
+    const before = readFileSync(join(dir, 'etc', 'api.env'), 'utf8');
+    writeFileSync(join(dir, 'secrets', 'jwt-secret'), 'test-only\nINJECTED=1');
+    try {
+      const r = run();
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('secret jwt-secret contains whitespace, a quote, a backslash or a control character');
+      expect(r.stderr).not.toContain('INJECTED');
+      expect(readFileSync(join(dir, 'etc', 'api.env'), 'utf8')).toBe(before);
+    } finally {
+      writeFileSync(join(dir, 'secrets', 'jwt-secret'), 'test-only-jwt');
+    }
+  });
+
   test('adds DATABASE_READ_URL with a read replica, and refuses to run without the endpoints', () => {
     run({ ZMANIM_DB_READ_ADDRESS: 'replica.abc.eu-west-1.rds.amazonaws.com:5432' });
     expect(readFileSync(join(dir, 'etc', 'api.env'), 'utf8')).toContain('DATABASE_READ_URL=postgres://zmanim:test%2Fonly%2Bpg@replica.abc.eu-west-1.rds.amazonaws.com:5432/zmanim?sslmode=require\n');
@@ -113,7 +130,8 @@ test('the fleet\'s API unit is the host\'s without the local PostgreSQL and Redi
   };
   const hostUnits = join(dir, 'host-units');
   mkdirSync(hostUnits);
-  copyFileSync(join(HOST, 'units', 'zmanim-api.service'), join(hostUnits, 'zmanim-api.service'));
+  // As provision.sh installs the template for the zmanim service.
+  writeFileSync(join(hostUnits, 'zmanim-api.service'), readFileSync(join(HOST, 'units', 'api.service'), 'utf8').replace(/@SERVICE@/g, 'zmanim'));
   // The check sees a missing dependency: the host's unit alone needs its data services.
   expect(verify(hostUnits, 'zmanim-api.service').join('\n')).toMatch(/zmanim-(redis|postgresql)\.service not found/);
 

@@ -12,13 +12,13 @@ export interface GeneratedSecretsProps {
   /**
    * SSM Parameter Store path under which the secrets live, without a trailing slash.
    *
-   * @example '/zmanim/prod'
+   * @example '/kehilla/prod'
    */
   readonly parameterPath: string;
 
   /**
    * Names of the secrets to generate, relative to `parameterPath`
-   * (`postgres-password` becomes `/zmanim/prod/postgres-password`).
+   * (`postgres-password` becomes `/kehilla/prod/postgres-password`).
    */
   readonly secretNames: string[];
 
@@ -52,7 +52,7 @@ export interface GeneratedSecretsProps {
  *
  * @example
  * const secrets = new GeneratedSecrets(this, 'Secrets', {
- *   parameterPath: '/zmanim/prod',
+ *   parameterPath: '/kehilla/prod',
  *   secretNames: ['postgres-password', 'redis-password'],
  * });
  * secrets.grantRead(hostRole);
@@ -144,7 +144,7 @@ export class GeneratedSecrets extends Construct {
 
 function validate(props: GeneratedSecretsProps, length: number) {
   if (!Token.isUnresolved(props.parameterPath) && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.parameterPath)) {
-    throw new Error(`GeneratedSecrets: parameterPath must be an absolute SSM path without a trailing slash (got "${props.parameterPath}"). Use e.g. "/zmanim/prod".`);
+    throw new Error(`GeneratedSecrets: parameterPath must be an absolute SSM path without a trailing slash (got "${props.parameterPath}"). Use e.g. "/<service>/<env>".`);
   }
   if (props.secretNames.length === 0) {
     throw new Error('GeneratedSecrets: secretNames is empty; give at least one name, e.g. ["postgres-password"].');

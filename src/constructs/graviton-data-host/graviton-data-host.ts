@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Aws, Duration, Lazy, RemovalPolicy, Size, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dlm from 'aws-cdk-lib/aws-dlm';
@@ -12,10 +12,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { HostFile, IManagedHost } from './managed-host';
 import { tagDataHostForOperations } from './ops-tagging';
+import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
+import { verifiedZipAsset } from '../../internal/zip';
+import { HostCommand, HostFile, IManagedHost } from '../managed-host';
 
 /** The host scripts, units and configuration that every instance runs (shipped as an S3 asset). */
 const HOST_DIR = join(__dirname, 'host');
@@ -26,6 +29,11 @@ const HOST_SECRETS = ['postgres-password', 'redis-password'];
 /** Environment variables the host writes itself; apiEnvironment and API secrets may not take them. */
 const MANAGED_API_VARIABLES = ['PORT', 'DATABASE_URL', 'REDIS_URL', 'ALLOWED_ORIGINS'];
 
+/** A service name: what every host path, unit, label and database name is derived from. */
+const SERVICE_NAME = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+/** Longest service name: `<service>-postgresql.service`, SSM document names and log messages stay readable. */
+const SERVICE_NAME_MAX = 24;
+
 /** EC2 and CloudFormation allow 16 KiB of user data; stay clear of it (tokens expand at deploy). */
 const USER_DATA_LIMIT = 14 * 1024;
 
@@ -33,6 +41,19 @@ const USER_DATA_LIMIT = 14 * 1024;
  * Properties of {@link GravitonDataHost}.
  */
 export interface GravitonDataHostProps {
+  /**
+   * The service's name: lowercase letters, digits and hyphens, starting with a letter, at most
+   * 24 characters. Every name on the host derives from it: /opt/<service>, /etc/<service>,
+   * /var/log/<service>, the units `<service>-api.service` (and -postgresql, -redis, -boot),
+   * the data filesystem's label (`<first 7 characters>-data`), the host's settings prefix
+   * (`<SERVICE>_`, upper-cased, hyphens as underscores), the default database and role
+   * (hyphens as underscores) and the default release key. Resources are tagged
+   * `shtetl:service=<service>`.
+   *
+   * @example 'kehilla'
+   */
+  readonly serviceName: string;
+
   /** The VPC of the host. */
   readonly vpc: ec2.IVpc;
 
@@ -62,12 +83,19 @@ export interface GravitonDataHostProps {
   /**
    * The AMI. Changing it replaces the instance; the data volume stays.
    *
-   * @default - the AMI id that the packer build writes to the SSM parameter
-   * `${secretsParameterPath}/ami-id` (`GravitonDataHost.packerImage`). Before the first AMI
-   * build, pass `GravitonDataHost.bootstrapImage()` (Amazon Linux 2023 arm64; the first boot
-   * then installs the packages itself).
+   * @default - the AMI in `amiParameterName` when given, else `GravitonDataHost.bootstrapImage()`
+   * (Amazon Linux 2023 arm64; the first boot installs the packages itself)
    */
   readonly machineImage?: ec2.IMachineImage;
+
+  /**
+   * An SSM parameter holding the AMI id to boot, e.g. the one a packer build of the shipped
+   * template (`packer/graviton-data-host.pkr.hcl`, variable `service`) writes. Resolved at
+   * each deployment. Ignored when `machineImage` is given.
+   *
+   * @default - no AMI parameter: `machineImage`, or the bootstrap image
+   */
+  readonly amiParameterName?: string;
 
   /**
    * Size of the persistent gp3 data volume mounted at /data (PostgreSQL and Redis data).
@@ -98,7 +126,7 @@ export interface GravitonDataHostProps {
    * every `additionalSecretNames` entry from it at each boot and refuses to boot, naming the
    * parameter, when one is missing.
    *
-   * @example '/zmanim/prod'
+   * @example '/kehilla/prod'
    */
   readonly secretsParameterPath: string;
 
@@ -106,12 +134,12 @@ export interface GravitonDataHostProps {
    * Secrets passed to the API as environment variables, named in UPPER_SNAKE_CASE
    * (`clerk-secret-key` becomes `CLERK_SECRET_KEY`).
    *
-   * @default ['clerk-secret-key', 'clerk-publishable-key', 'jwt-secret', 'origin-verify-key', 'mapbox-public-token', 'mapbox-api-key']
+   * @default [] (the API gets no secret besides its database and Redis URLs)
    */
   readonly apiSecretNames?: string[];
 
   /**
-   * Further secrets read into root-only files under /etc/zmanim/secrets/ at boot but not given
+   * Further secrets read into root-only files under /etc/<service>/secrets/ at boot but not given
    * to the API (e.g. `restic-password` for backups).
    *
    * @default []
@@ -129,7 +157,7 @@ export interface GravitonDataHostProps {
   /**
    * The object key of the current API binary (linux/arm64) in `releaseBucket`.
    *
-   * @default 'releases/zmanim-api/current/api-linux-arm64'
+   * @default 'releases/<service>-api/current/api-linux-arm64'
    */
   readonly releaseKey?: string;
 
@@ -165,20 +193,20 @@ export interface GravitonDataHostProps {
   /**
    * The database and its application role (login, not superuser).
    *
-   * @default 'zmanim'
+   * @default - the service name, hyphens as underscores
    */
   readonly databaseName?: string;
 
   /**
    * The application role of the database.
    *
-   * @default 'zmanim'
+   * @default - the service name, hyphens as underscores
    */
   readonly databaseUser?: string;
 
   /**
-   * CIDRs that may reach port 22. Operators normally use SSM Session Manager instead; the
-   * whole internet (0.0.0.0/0, ::/0) is refused.
+   * CIDRs that may reach port 22. Operators normally use SSM Session Manager instead. Ranges
+   * wider than /24 (IPv4) or /56 (IPv6) are refused: name your own addresses.
    *
    * @default [] (no inbound rule at all)
    */
@@ -226,9 +254,11 @@ export interface GravitonDataHostProps {
  *
  * @example
  * const host = new GravitonDataHost(this, 'Host', {
+ *   serviceName: 'kehilla',
  *   vpc,
- *   secretsParameterPath: '/zmanim/prod',
- *   machineImage: GravitonDataHost.bootstrapImage(),
+ *   secretsParameterPath: '/kehilla/prod',
+ *   apiPort: 9000,
+ *   apiSecretNames: ['session-key'],
  * });
  */
 export class GravitonDataHost extends Construct implements IManagedHost {
@@ -256,10 +286,18 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   public readonly instancePrivateIp: string;
   /** The Elastic IP (stable egress address). */
   public readonly publicIp: string;
+  /** The service's name (host paths, units, tags). */
+  public readonly serviceName: string;
   /** The API's port on the instance. */
   public readonly apiPort: number;
   /** The SSM path of the host's secrets. */
   public readonly secretsParameterPath: string;
+  /** Browser origins the API accepts. */
+  public readonly allowedOrigins: string[];
+  /** The secrets the API gets as environment variables. */
+  public readonly apiSecretNames: string[];
+  /** The prefix of the host's settings in host.env (`<SERVICE>_`, e.g. `KEHILLA_`). */
+  public readonly envPrefix: string;
   /** Log groups the CloudWatch agent ships to: `api`, `postgresql`, `redis`, `boot`. */
   public readonly logGroups: { [name: string]: logs.ILogGroup };
   /** Alarm on failed EC2 system status checks (also recovers the instance). */
@@ -271,37 +309,48 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   /** Alarm when memory use is above 90 %. */
   public readonly memoryAlarm: cloudwatch.Alarm;
   /**
-   * The shell command (run as root through SSM Run Command) that deploys the API release now
-   * in the release location and fails unless the new version answers its health check.
+   * Deploys the API release now in the release location and fails unless the new version
+   * answers its health check (a parameterless SSM Command document; `grantRun` it to a deploy role).
    */
-  public readonly deployApiCommand = 'bash /opt/zmanim/host/deploy-api.sh';
+  public readonly deployApiCommand: HostCommand;
+  /**
+   * Re-reads the secrets, rewrites the API's environment and restarts the API, failing unless
+   * it answers its health check (e.g. after a secret rotation).
+   */
+  public readonly refreshApiCommand: HostCommand;
 
   private readonly metricsNamespace: string;
   private readonly hostTag: string;
   private readonly secretNames: string[];
-  private readonly apiSecretNames: string[];
   private readonly bootCommands: string[] = [];
   private readonly fileAssets: s3assets.Asset[] = [];
   private readonly inlineFiles: HostFile[] = [];
   private readonly hostAsset: s3assets.Asset;
+  private readonly assetHashes = new Map<s3assets.Asset, string>();
   private readonly instanceRole: iam.Role;
   private readonly apiSettings: string;
   private readonly hostEnv: { [name: string]: string };
 
   constructor(scope: Construct, id: string, props: GravitonDataHostProps) {
     super(scope, id);
+    validateServiceName(this, props.serviceName);
+    const service = props.serviceName;
+    this.serviceName = service;
+    this.envPrefix = service.toUpperCase().replace(/-/g, '_');
+    Tags.of(this).add('shtetl:service', service);
     const stack = Stack.of(this);
     const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.MEDIUM);
     const volumeSize = props.dataVolumeSize ?? Size.gibibytes(30);
     const snapshotRetention = props.snapshotRetentionCount ?? 14;
-    const releaseKey = props.releaseKey ?? 'releases/zmanim-api/current/api-linux-arm64';
+    const releaseKey = props.releaseKey ?? `releases/${service}-api/current/api-linux-arm64`;
     this.apiPort = props.apiPort ?? 8080;
     this.secretsParameterPath = props.secretsParameterPath;
     this.metricsNamespace = props.metricsNamespace ?? 'Shtetl/DataHost';
-    this.apiSecretNames = [...(props.apiSecretNames ?? ['clerk-secret-key', 'clerk-publishable-key', 'jwt-secret', 'origin-verify-key', 'mapbox-public-token', 'mapbox-api-key'])];
+    this.apiSecretNames = [...(props.apiSecretNames ?? [])];
+    this.allowedOrigins = [...(props.allowedOrigins ?? [])];
     this.secretNames = [];
-    const databaseName = props.databaseName ?? 'zmanim';
-    const databaseUser = props.databaseUser ?? 'zmanim';
+    const databaseName = props.databaseName ?? service.replace(/-/g, '_');
+    const databaseUser = props.databaseUser ?? service.replace(/-/g, '_');
     const subnet = validateProps(this, props, { instanceType, volumeSize, snapshotRetention, releaseKey, databaseName, databaseUser });
     const availabilityZone = props.availabilityZone ?? subnet.availabilityZone;
     // Instances and the volume carry this tag; the role may stop, attach to and detach from
@@ -342,10 +391,10 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       });
     }
 
-    this.hostAsset = new s3assets.Asset(this, 'HostScripts', { path: HOST_DIR });
-    this.grantAssetRead(this.hostAsset);
+    this.hostAsset = this.zipAsset('HostScripts', HOST_DIR);
 
-    const image = (props.machineImage ?? GravitonDataHost.packerImage(`${props.secretsParameterPath}/ami-id`));
+    const image = props.machineImage
+      ?? (props.amiParameterName ? GravitonDataHost.packerImage(props.amiParameterName) : GravitonDataHost.bootstrapImage());
     const userData = ec2.UserData.custom(Lazy.string({ produce: () => this.renderUserData(this.instanceLogicalId()) }));
     this.instance = new ec2.Instance(this, 'Instance', {
       vpc: props.vpc,
@@ -358,7 +407,6 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       userData,
       requireImdsv2: true,
       detailedMonitoring: true,
-      ssmSessionPermissions: true,
       disableApiTermination: props.terminationProtection ?? false,
       propagateTagsToVolumeOnCreation: true,
       blockDevices: [{
@@ -367,7 +415,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       }],
     });
     const cfnInstance = this.instance.node.defaultChild as ec2.CfnInstance;
-    // A failed boot fails the deployment: the bootstrap signals after zmanim-boot.service ran.
+    // A failed boot fails the deployment: the bootstrap signals after <service>-boot.service ran.
     cfnInstance.cfnOptions.creationPolicy = { resourceSignal: { count: 1, timeout: 'PT30M' } };
     const imageId = image.getImage(this).imageId;
     const baseLogicalId = stack.getLogicalId(cfnInstance);
@@ -389,6 +437,9 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     this.publicIp = eip.attrPublicIp;
 
     this.tagResources();
+    // Session Manager and Run Command without AmazonSSMManagedInstanceCore, whose
+    // ssm:GetParameter* on * would let the host read every parameter in the account.
+    for (const statement of managedInstanceStatements()) this.instanceRole.addToPrincipalPolicy(statement);
     tagDataHostForOperations({ instance: this.instance, hostTag: this.hostTag, logGroups: this.logGroups, parameterPath: props.secretsParameterPath, apiPort: this.apiPort, apiHealthPath: props.apiHealthPath ?? '/health', databaseName, databaseUser, releaseBucket: props.releaseBucket, releaseKey });
     this.grantHostPermissions(stack, releaseKey, props.releaseBucket);
     this.addSecretNames(...HOST_SECRETS, ...this.apiSecretNames, ...(props.additionalSecretNames ?? []));
@@ -432,25 +483,33 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     const apiSettings = [`ALLOWED_ORIGINS=${(props.allowedOrigins ?? []).join(',')}`,
       ...Object.entries(files).map(([k, v]) => `${k}=${v}`)];
     this.apiSettings = apiSettings.join('\n') + '\n';
-    this.hostEnv = {
-      ZMANIM_REGION: Aws.REGION,
-      ZMANIM_STACK_NAME: Aws.STACK_NAME,
-      ZMANIM_HOST_TAG: this.hostTag,
-      ZMANIM_DATA_VOLUME_ID: this.dataVolume.volumeId,
-      ZMANIM_SSM_PATH: props.secretsParameterPath,
-      ZMANIM_INSTANCE_TYPE: instanceType.toString(),
-      ZMANIM_RELEASE_BUCKET: props.releaseBucket?.bucketName ?? '',
-      ZMANIM_RELEASE_KEY: props.releaseBucket ? releaseKey : '',
-      ZMANIM_API_PORT: String(this.apiPort),
-      ZMANIM_API_HEALTH_PATH: props.apiHealthPath ?? '/health',
-      ZMANIM_DB_NAME: databaseName,
-      ZMANIM_DB_USER: databaseUser,
-      ZMANIM_METRICS_NAMESPACE: this.metricsNamespace,
-      ZMANIM_LOG_GROUP_API: this.logGroups.api.logGroupName,
-      ZMANIM_LOG_GROUP_POSTGRESQL: this.logGroups.postgresql.logGroupName,
-      ZMANIM_LOG_GROUP_REDIS: this.logGroups.redis.logGroupName,
-      ZMANIM_LOG_GROUP_BOOT: this.logGroups.boot.logGroupName,
-    };
+    this.hostEnv = this.prefixed({
+      REGION: Aws.REGION,
+      STACK_NAME: Aws.STACK_NAME,
+      HOST_TAG: this.hostTag,
+      DATA_VOLUME_ID: this.dataVolume.volumeId,
+      SSM_PATH: props.secretsParameterPath,
+      INSTANCE_TYPE: instanceType.toString(),
+      RELEASE_BUCKET: props.releaseBucket?.bucketName ?? '',
+      RELEASE_KEY: props.releaseBucket ? releaseKey : '',
+      API_PORT: String(this.apiPort),
+      API_HEALTH_PATH: props.apiHealthPath ?? '/health',
+      DB_NAME: databaseName,
+      DB_USER: databaseUser,
+      METRICS_NAMESPACE: this.metricsNamespace,
+      LOG_GROUP_API: this.logGroups.api.logGroupName,
+      LOG_GROUP_POSTGRESQL: this.logGroups.postgresql.logGroupName,
+      LOG_GROUP_REDIS: this.logGroups.redis.logGroupName,
+      LOG_GROUP_BOOT: this.logGroups.boot.logGroupName,
+    });
+
+    const hostDir = `/opt/${service}/host`;
+    this.deployApiCommand = this.createCommand('DeployApiDocument', 'deploy-api',
+      'Deploys the API release now in the release location; fails unless it answers its health check',
+      [`bash ${hostDir}/deploy-api.sh`]);
+    this.refreshApiCommand = this.createCommand('RefreshApiDocument', 'refresh-api',
+      'Re-reads the secrets, rewrites the API environment and restarts the API; fails unless it answers its health check',
+      [`bash ${hostDir}/read-secrets.sh`, `bash ${hostDir}/write-api-env.sh`, `bash ${hostDir}/deploy-api.sh`]);
 
     this.node.addValidation({ validate: () => this.validateUserDataSize() });
     this.suppressNagFindings();
@@ -478,9 +537,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       manifest.push(`${file.mode ?? '0644'} ${file.owner ?? 'root:root'} ${file.path}`);
     }
     writeFileSync(join(staging, 'MANIFEST'), manifest.join('\n') + '\n');
-    const asset = new s3assets.Asset(this, `Files${this.fileAssets.length + 1}`, { path: staging });
-    this.grantAssetRead(asset);
-    this.fileAssets.push(asset);
+    this.fileAssets.push(this.zipAsset(`Files${this.fileAssets.length + 1}`, staging));
   }
 
   /**
@@ -498,7 +555,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   /**
    * Adds secrets (names under `secretsParameterPath`) that the host reads into
-   * /etc/zmanim/secrets/NAME at boot, and refuses to boot without.
+   * /etc/<service>/secrets/NAME at boot, and refuses to boot without.
    */
   public addSecretNames(...names: string[]): void {
     const fresh = names.filter((name) => !this.secretNames.includes(name));
@@ -517,7 +574,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   /** The root-only file that holds a secret on the host. */
   public secretFile(name: string): string {
-    return `/etc/zmanim/secrets/${name}`;
+    return `/etc/${this.serviceName}/secrets/${name}`;
   }
 
   /** The ARN of one of the host's secret parameters. */
@@ -526,25 +583,17 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   }
 
   /**
-   * Lets a principal (a deploy workflow's role) run commands on this instance through SSM
-   * Run Command with `AWS-RunShellScript` (e.g. `deployApiCommand`) and read their results.
+   * Adds a fixed action as a parameterless SSM Command document (named
+   * `<service>-<host id>-<action>`), bound to this host's instance. Grant it with
+   * `HostCommand.grantRun`: the grantee can then run exactly these lines as root, nothing else.
+   *
+   * @param id construct id of the document
+   * @param action short lowercase name (letters, digits, hyphens), e.g. 'backup-now'
+   * @param description what it does
+   * @param lines shell lines, run in order by bash as root; the first failure fails the command
    */
-  public grantSendCommand(grantee: iam.IGrantable): iam.Grant {
-    const stack = Stack.of(this);
-    const send = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ssm:SendCommand'],
-      resourceArns: [
-        stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: this.instanceId }),
-        stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript' }),
-      ],
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
-      resourceArns: ['*'],
-    });
-    return send;
+  public addCommand(id: string, action: string, description: string, lines: string[]): HostCommand {
+    return this.createCommand(id, action, description, lines);
   }
 
   /**
@@ -622,6 +671,45 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   private instanceLogicalId(): string {
     return (this.instance.node.defaultChild as ec2.CfnInstance).logicalId;
+  }
+
+  private createCommand(id: string, action: string, description: string, lines: string[]): HostCommand {
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(action)) {
+      throw new Error(`GravitonDataHost ${this.node.path}: command action "${action}" must be lowercase letters, digits and hyphens (at most 31), e.g. "restart-api".`);
+    }
+    if (lines.length === 0 || lines.some((line) => line.trim().length === 0 || Token.isUnresolved(line))) {
+      throw new Error(`GravitonDataHost ${this.node.path}: command ${action} needs shell lines that are neither empty nor tokens (the document is fixed at synth time).`);
+    }
+    const documentName = `${this.serviceName}-${Names.uniqueResourceName(this, { maxLength: 80, separator: '-' })}-${action}`;
+    const document = new ssm.CfnDocument(this, id, {
+      name: documentName,
+      documentType: 'Command',
+      // A fixed name cannot be replaced in place; content changes become a new version.
+      updateMethod: 'NewVersion',
+      content: {
+        schemaVersion: '2.2',
+        description: `${description} (${this.serviceName}, GravitonDataHost ${this.node.path})`,
+        mainSteps: [{
+          action: 'aws:runShellScript',
+          name: action,
+          inputs: { timeoutSeconds: '600', runCommand: ['set -euo pipefail', ...lines] },
+        }],
+      },
+    });
+    return new HostCommand(document, { documentName, instanceId: this.instanceId, description });
+  }
+
+  /** Names the host's settings with the service's prefix (`KEHILLA_REGION`). */
+  private prefixed(settings: { [name: string]: string }): { [name: string]: string } {
+    return Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${this.envPrefix}_${k}`, v]));
+  }
+
+  /** A zip of `dir`, uploaded unchanged as a file asset, whose SHA-256 the user data names. */
+  private zipAsset(id: string, dir: string): s3assets.Asset {
+    const { asset, sha256 } = verifiedZipAsset(this, id, dir);
+    this.assetHashes.set(asset, sha256);
+    this.grantAssetRead(asset);
+    return asset;
   }
 
   private grantAssetRead(asset: s3assets.Asset): void {
@@ -706,20 +794,24 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   /** The cloud-config user data: host.env, the bootstrap script, inline files, boot commands. */
   private renderUserData(logicalId: string): string {
+    const service = this.serviceName;
     const env = {
       ...this.hostEnv,
-      ZMANIM_LOGICAL_ID: logicalId,
-      ZMANIM_SECRET_NAMES: this.secretNames.join(' '),
-      ZMANIM_API_SECRET_NAMES: this.apiSecretNames.join(' '),
-      ZMANIM_HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => a.s3ObjectUrl).join(' '),
+      ...this.prefixed({
+        LOGICAL_ID: logicalId,
+        SECRET_NAMES: this.secretNames.join(' '),
+        API_SECRET_NAMES: this.apiSecretNames.join(' '),
+        // Each with the SHA-256 of its zip: the bootstrap runs nothing it cannot verify.
+        HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => `${a.s3ObjectUrl}#${this.assetHashes.get(a)}`).join(' '),
+      }),
     };
     const files: string[] = [
-      blockFile('/etc/zmanim/host.env', '0644', Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n'),
-      blockFile('/etc/zmanim/api-settings.env', '0644', this.apiSettings),
-      blockFile('/usr/local/sbin/zmanim-bootstrap', '0755', readFileSync(join(HOST_DIR, 'bootstrap.sh'), 'utf8')),
+      blockFile(`/etc/${service}/host.env`, '0644', Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n'),
+      blockFile(`/etc/${service}/api-settings.env`, '0644', this.apiSettings),
+      blockFile(`/usr/local/sbin/${service}-bootstrap`, '0755', readFileSync(join(HOST_DIR, 'bootstrap.sh'), 'utf8')),
     ];
     if (this.bootCommands.length > 0) {
-      files.push(blockFile('/etc/zmanim/boot.d/50-boot-commands.sh', '0700',
+      files.push(blockFile(`/etc/${service}/boot.d/50-boot-commands.sh`, '0700',
         ['#!/usr/bin/env bash', '# Added with GravitonDataHost.addBootCommands', 'set -euo pipefail', ...this.bootCommands].join('\n') + '\n'));
     }
     for (const file of this.inlineFiles) {
@@ -732,11 +824,11 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     }
     return [
       '#cloud-config',
-      `# GravitonDataHost ${this.node.path}: boot scripts in /opt/zmanim/host, log in /var/log/zmanim/boot.log`,
+      `# GravitonDataHost ${this.node.path}: boot scripts in /opt/${service}/host, log in /var/log/${service}/boot.log`,
       'write_files:',
       ...files,
       'runcmd:',
-      '  - [bash, /usr/local/sbin/zmanim-bootstrap]',
+      `  - [bash, /usr/local/sbin/${service}-bootstrap, ${service}]`,
       '',
     ].join('\n');
   }
@@ -752,13 +844,6 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   }
 
   private suppressNagFindings(): void {
-    suppressNag(this.instanceRole, [
-      {
-        id: 'AwsSolutions-IAM4',
-        reason: 'AmazonSSMManagedInstanceCore is what SSM Session Manager and Run Command need on the instance (operators have no SSH); AWS maintains it',
-        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
-      },
-    ]);
     const stack = Stack.of(this);
     // cdk-nag names pseudo parameters <AWS::Region>; a stack with a concrete env has literals.
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
@@ -767,7 +852,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     if (policy) {
       suppressNag(policy, [{
         id: 'AwsSolutions-IAM5',
-        reason: 'ec2:Describe* have no resource-level permissions; PutMetricData is limited to the host namespace by condition; Stop/Attach/Detach on instances are limited by the shtetl:data-host tag condition to this host',
+        reason: 'ec2:Describe*, the SSM agent\'s ssm:UpdateInstanceInformation, ssmmessages:* and ec2messages:* (Session Manager, Run Command) have no resource-level permissions; PutMetricData is limited to the host namespace by condition; Stop/Attach/Detach on instances are limited by the shtetl:data-host tag condition to this host',
         appliesTo: ['Resource::*', `Resource::arn:<AWS::Partition>:ec2:${region}:${account}:instance/*`],
       }]);
     }
@@ -789,6 +874,12 @@ interface ResolvedDefaults {
   readonly databaseUser: string;
 }
 
+function validateServiceName(scope: Construct, name: string): void {
+  if (typeof name !== 'string' || Token.isUnresolved(name) || !SERVICE_NAME.test(name) || name.length > SERVICE_NAME_MAX || name.includes('--') || /^(aws|amazon|amzn)/.test(name)) {
+    throw new Error(`GravitonDataHost ${scope.node.path}: serviceName "${name}" must be 2 to ${SERVICE_NAME_MAX} lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen, not starting with "aws", "amazon" or "amzn" (SSM document names), and not a token: every host path, unit and database name derives from it. Use e.g. "kehilla".`);
+  }
+}
+
 /** Validates the props and returns the host's subnet. */
 function validateProps(scope: Construct, props: GravitonDataHostProps, d: ResolvedDefaults): ec2.ISubnet {
   const fail = (message: string): never => {
@@ -802,13 +893,13 @@ function validateProps(scope: Construct, props: GravitonDataHostProps, d: Resolv
     fail(`dataVolumeSize ${gib} GiB is outside what gp3 allows (a whole number of GiB from 1 to 16384). The default is 30.`);
   }
   if (!Token.isUnresolved(props.secretsParameterPath) && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.secretsParameterPath)) {
-    fail(`secretsParameterPath "${props.secretsParameterPath}" must be an absolute SSM path without a trailing slash, e.g. "/zmanim/prod".`);
+    fail(`secretsParameterPath "${props.secretsParameterPath}" must be an absolute SSM path without a trailing slash, e.g. "/${props.serviceName}/prod".`);
   }
   if (!Number.isInteger(d.snapshotRetention) || d.snapshotRetention < 0 || d.snapshotRetention > 1000) {
     fail(`snapshotRetentionCount ${d.snapshotRetention} must be a whole number from 0 (no snapshots) to 1000 (the Data Lifecycle Manager limit).`);
   }
   if (d.releaseKey.length === 0 || d.releaseKey.startsWith('/')) {
-    fail(`releaseKey "${d.releaseKey}" must be an S3 object key without a leading slash, e.g. "releases/zmanim-api/current/api-linux-arm64".`);
+    fail(`releaseKey "${d.releaseKey}" must be an S3 object key without a leading slash, e.g. "releases/${props.serviceName}-api/current/api-linux-arm64".`);
   }
   for (const [field, value] of [['databaseName', d.databaseName], ['databaseUser', d.databaseUser]]) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) fail(`${field} "${value}" must be a lowercase PostgreSQL identifier (letters, digits, underscores).`);
@@ -819,7 +910,7 @@ function validateProps(scope: Construct, props: GravitonDataHostProps, d: Resolv
   }
   for (const origin of props.allowedOrigins ?? []) {
     if (!Token.isUnresolved(origin) && !/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(origin)) {
-      fail(`allowedOrigins entry "${origin}" is not an origin (scheme and host, no path or trailing slash), e.g. "https://zmanim.shtetl.io".`);
+      fail(`allowedOrigins entry "${origin}" is not an origin (scheme and host, no path or trailing slash), e.g. "https://${props.serviceName}.example.com".`);
     }
   }
   const secretVars = (props.apiSecretNames ?? []).map((n) => n.toUpperCase().replace(/-/g, '_'));
@@ -835,7 +926,11 @@ function validateProps(scope: Construct, props: GravitonDataHostProps, d: Resolv
     const v4 = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(cidr);
     const v6 = /^[0-9a-fA-F:]+\/\d{1,3}$/.test(cidr);
     if (!v4 && !v6) fail(`sshAllowedCidrs entry "${cidr}" is not a CIDR, e.g. "203.0.113.7/32".`);
-    if (/\/0$/.test(cidr)) fail(`sshAllowedCidrs entry "${cidr}" opens SSH to the whole internet; name your own addresses (e.g. "203.0.113.7/32") or use SSM Session Manager.`);
+    const bits = Number(cidr.split('/')[1]);
+    const narrowest = v4 ? 24 : 56;
+    if (bits < narrowest) {
+      fail(`sshAllowedCidrs entry "${cidr}" opens SSH to ${v4 ? 2 ** (32 - bits) : `2^${128 - bits}`} addresses; allow at most a /${narrowest} (e.g. "203.0.113.7/32"), or use SSM Session Manager.`);
+    }
   }
   const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PUBLIC }).subnets;
   if (subnets.length === 0) fail('vpcSubnets selects no subnet in the VPC; select the subnet the host belongs in.');

@@ -1,2 +1,1 @@
-export * from './managed-host';
 export * from './graviton-data-host';

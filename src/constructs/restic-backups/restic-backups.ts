@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { suppressNag } from '../../internal/nag';
-import { HostFile, IManagedHost } from '../graviton-data-host/managed-host';
+import { HostFile, IManagedHost } from '../managed-host';
 import { OPS_TAGS } from '../ops-tags';
 
 /** The host script; read at synth time (the build copies host/ beside the compiled module). */
@@ -132,7 +132,7 @@ export interface ResticBackupsProps {
 
   /**
    * SSM SecureString parameter holding the repository password (e.g.
-   * `/zmanim/prod/restic-password`). The host reads it with `aws ssm get-parameter` each time
+   * `/<service>/<env>/restic-password`). The host reads it with `aws ssm get-parameter` each time
    * restic runs; the value is never in the template or on disk.
    */
   readonly passwordParameterName: string;
@@ -262,8 +262,8 @@ export interface ResticBackupsProps {
  * @example
  * new ResticBackups(this, 'Backups', {
  *   host,
- *   passwordParameterName: '/zmanim/prod/restic-password',
- *   sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim' } }],
+ *   passwordParameterName: '/kehilla/prod/restic-password',
+ *   sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'kehilla' } }],
  *   alarmTopic,
  * });
  */
@@ -304,6 +304,7 @@ export class ResticBackups extends Construct {
     super(scope, id);
     const where = `ResticBackups ${this.node.path}`;
     validate(where, props);
+    Tags.of(this).add('shtetl:service', props.host.serviceName);
     this.prefix = props.repositoryPrefix ?? 'restic';
     this.backupSetName = props.backupSetName ?? Names.uniqueResourceName(this, { maxLength: 64 });
     this.metricsNamespace = props.metricsNamespace ?? 'ResticBackups';
@@ -705,7 +706,7 @@ function scheduleFor(interval: Duration): string {
 function validate(where: string, props: ResticBackupsProps): void {
   const fail = (msg: string) => { throw new Error(`${where}: ${msg}`); };
   if (!Token.isUnresolved(props.passwordParameterName) && !/^\/[A-Za-z0-9_.\-/]+$/.test(props.passwordParameterName)) {
-    fail(`passwordParameterName "${props.passwordParameterName}" must be an SSM parameter path such as "/zmanim/prod/restic-password".`);
+    fail(`passwordParameterName "${props.passwordParameterName}" must be an SSM parameter path such as "/<service>/<env>/restic-password".`);
   }
   if (props.sources.length === 0) fail('sources is empty: add at least one source (postgres, command or paths).');
   const seen = new Set<string>();

@@ -5,8 +5,10 @@
 # systemd cannot reset Requires= or After= lists.)
 set -euo pipefail
 host_dir=${ZMANIM_HOST_DIR:-/opt/zmanim/host}
+# The host's unit template names the service @SERVICE@ (provision.sh renders it the same way).
 sed -E \
+  -e 's/@SERVICE@/zmanim/g' \
   -e '/^(Requires|After|Wants|BindsTo)=/ s/ ?zmanim-(postgresql|redis)\.service//g' \
   -e '/^(Requires|After|Wants|BindsTo)=$/d' \
   -e 's/^Description=.*/& (API fleet: data in RDS and ElastiCache)/' \
-  "$host_dir/units/zmanim-api.service"
+  "$host_dir/units/api.service"

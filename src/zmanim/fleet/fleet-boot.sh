@@ -4,6 +4,8 @@
 # the API (it fetches the current release) and wait until it is healthy. PostgreSQL and Redis
 # are not started here: the data lives in RDS and ElastiCache. Reuses the single host's
 # scripts (lib.sh, read-secrets.sh, fetch-api.sh, deploy-api.sh) from $HOST_DIR.
+# The service whose GravitonDataHost scripts these are (paths, units, ZMANIM_ settings).
+export SHTETL_SERVICE=zmanim
 # shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
 FLEET_DIR=${ZMANIM_FLEET_DIR:-/opt/zmanim/fleet}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First thing an API fleet instance runs (cloud-config runcmd), at every launch: fetch the
-# GravitonDataHost host scripts and the fleet scripts (two S3 assets named in host.env),
+# GravitonDataHost host scripts and the fleet scripts (S3 assets named in host.env, each
+# checked against the SHA-256 there before anything in it runs),
 # provision the image as the single host's (idempotent; the packer AMI already is), boot the
 # API, and tell CloudFormation whether this instance came up (the Auto Scaling group's
 # creation and rolling-update policies wait for it).
@@ -33,11 +34,22 @@ on_exit() {
 }
 trap on_exit EXIT
 
-fetch() { # S3_URL DIR
-  local work
+# Fetches and checks a zip as the GravitonDataHost bootstrap does (this file runs from user
+# data, before any script is on the instance).
+fetch() { # S3_URL#SHA256 DIR
+  local work url=${1%%#*} sha256=${1#*#} actual
+  if [[ "$1" != *#* || ! "$sha256" =~ ^[0-9a-f]{64}$ ]]; then
+    log "asset $1 carries no SHA-256 (s3://bucket/key#<sha256>): refusing to run it"
+    return 1
+  fi
   work=$(mktemp -d)
-  log "fetching $1 into $2"
-  "$aws_cmd" --region "$ZMANIM_REGION" s3 cp --only-show-errors "$1" "$work/asset.zip"
+  log "fetching $url into $2"
+  "$aws_cmd" --region "$ZMANIM_REGION" s3 cp --only-show-errors "$url" "$work/asset.zip"
+  actual=$(sha256sum "$work/asset.zip" | cut -d' ' -f1)
+  if [[ "$actual" != "$sha256" ]]; then
+    log "$url has SHA-256 $actual, not the $sha256 the user data names: refusing to run it"
+    return 1
+  fi
   python3 -m zipfile -e "$work/asset.zip" "$work/x"
   rm -rf "$2"
   mkdir -p "$(dirname "$2")"
@@ -46,6 +58,8 @@ fetch() { # S3_URL DIR
   rm -rf "$work"
 }
 fetch "$ZMANIM_HOST_ASSET" "$host_dir"
+# The GravitonDataHost scripts take the service's name from here (lib.sh).
+echo 'SERVICE=zmanim' >"$host_dir/service.env"
 fetch "$ZMANIM_FLEET_ASSET" "$fleet_dir"
 # The ResticBackups host script, for migrate.sh (README, "Scaling path").
 fetch "$ZMANIM_RESTIC_ASSET" "${ZMANIM_RESTIC_DIR:-/opt/zmanim/restic-backups}"

@@ -17,6 +17,8 @@
 # restic repository); the restic password is the generated restic-password that
 # read-secrets.sh wrote. RESTIC_BACKUPS_CONFIG_DIR may point at an existing restic-backups
 # configuration instead (the rehearsal test does). Never prints a secret value.
+# The service whose GravitonDataHost scripts these are (paths, units, ZMANIM_ settings).
+export SHTETL_SERVICE=zmanim
 # shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
 # Run with bash (and its pieces tool with python3): the asset was unzipped without file modes.

@@ -4,6 +4,8 @@
 # operator replaced), restart the API and wait until it is healthy. On the single host the
 # rotation runs this through SSM Run Command; a fleet has no single instance to target, and
 # the previous origin-verify value stays valid for an hour, longer than this period.
+# The service whose GravitonDataHost scripts these are (paths, units, ZMANIM_ settings).
+export SHTETL_SERVICE=zmanim
 # shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
 FLEET_DIR=${ZMANIM_FLEET_DIR:-/opt/zmanim/fleet}

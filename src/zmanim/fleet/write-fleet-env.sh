@@ -3,6 +3,8 @@
 # dropping privileges): the single host's variables, with the database and cache URLs pointing
 # at RDS (TLS required) and ElastiCache (rediss://, AUTH), plus DATABASE_READ_URL when there
 # is a read replica. Prints "changed" when the file differs from the one in place.
+# The service whose GravitonDataHost scripts these are (paths, units, ZMANIM_ settings).
+export SHTETL_SERVICE=zmanim
 # shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
 
@@ -27,7 +29,13 @@ trap 'rm -f "$next"' EXIT
   echo "REDIS_URL=rediss://default:$(urlencode "$redis_password")@$cache/0"
   for name in "${api_secrets[@]}"; do
     var=$(tr '[:lower:]-' '[:upper:]_' <<<"$name")
-    echo "$var=$(secret "$name")"
+    value=$(secret "$name")
+    # One line per variable, no quoting (as write-api-env.sh): a value with a line break,
+    # quote, backslash or whitespace would change what systemd reads. Name it, never print it.
+    if [[ "$value" == *[[:space:][:cntrl:]\"\'\\]* ]]; then
+      die "secret $name contains whitespace, a quote, a backslash or a control character, which the API environment file cannot hold; put a value without them (SSM ${ZMANIM_SSM_PATH:-}/$name)"
+    fi
+    echo "$var=$value"
   done
   if [[ -r "$CONF_DIR/api-settings.env" ]]; then
     grep -v '^#' "$CONF_DIR/api-settings.env" || true

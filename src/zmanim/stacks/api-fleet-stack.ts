@@ -8,11 +8,12 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
+import { verifiedZipAsset } from '../../internal/zip';
 import { ZmanimConfig } from '../config';
 import { managedCapacity } from '../profiles';
 import { OPERATOR_SECRETS } from '../secrets';
@@ -73,16 +74,17 @@ export class ApiFleetStack extends Stack {
     const role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: `zmanim ${config.environment} API fleet instances`,
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
-    const hostAsset = new s3assets.Asset(this, 'HostScripts', { path: HOST_DIR });
-    const fleetAsset = new s3assets.Asset(this, 'FleetScripts', { path: FLEET_DIR });
-    const resticAsset = new s3assets.Asset(this, 'ResticBackupsScript', { path: RESTIC_DIR });
-    // The three asset objects only, not the whole CDK staging bucket (Asset.grantRead).
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [hostAsset, fleetAsset, resticAsset].map((asset) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
-    }));
+    // Session Manager and Run Command without AmazonSSMManagedInstanceCore (whose
+    // ssm:GetParameter* on * reads every parameter): the role reads its own parameters only.
+    for (const statement of managedInstanceStatements()) role.addToPolicy(statement);
+    // Zips whose SHA-256 the user data carries: fleet-bootstrap.sh runs nothing it cannot verify.
+    const hostAsset = verifiedZipAsset(this, 'HostScripts', HOST_DIR);
+    const fleetAsset = verifiedZipAsset(this, 'FleetScripts', FLEET_DIR);
+    const resticAsset = verifiedZipAsset(this, 'ResticBackupsScript', RESTIC_DIR);
+    for (const { asset } of [hostAsset, fleetAsset, resticAsset]) {
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
+    }
     this.releaseBucket.grantRead(role, `${API_RELEASE_KEY}`);
 
     const migrating = capacity.migrationBackupBucketName !== undefined;
@@ -161,9 +163,9 @@ export class ApiFleetStack extends Stack {
       ZMANIM_SSM_PATH: config.ssmPrefix,
       ZMANIM_SECRET_NAMES: secretNames.join(' '),
       ZMANIM_API_SECRET_NAMES: apiSecretNames.join(' '),
-      ZMANIM_HOST_ASSET: hostAsset.s3ObjectUrl,
-      ZMANIM_FLEET_ASSET: fleetAsset.s3ObjectUrl,
-      ZMANIM_RESTIC_ASSET: resticAsset.s3ObjectUrl,
+      ZMANIM_HOST_ASSET: hostAsset.verifiedUrl,
+      ZMANIM_FLEET_ASSET: fleetAsset.verifiedUrl,
+      ZMANIM_RESTIC_ASSET: resticAsset.verifiedUrl,
       ZMANIM_RELEASE_BUCKET: this.releaseBucket.bucketName,
       ZMANIM_RELEASE_KEY: API_RELEASE_KEY,
       ZMANIM_API_PORT: String(API_PORT),
@@ -236,12 +238,7 @@ export class ApiFleetStack extends Stack {
 
     suppressNag(role.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
-      reason: 'Read access to the API release key (s3:GetObject*, s3:List*: grantRead\'s standard actions on that one object)',
-    }]);
-    suppressNag(role, [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AmazonSSMManagedInstanceCore is what SSM Session Manager and Run Command need on the instance (operators have no SSH); AWS maintains it',
-      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
+      reason: 'Read access to the API release key (s3:GetObject*, s3:List*: grantRead\'s standard actions on this key only); the SSM agent\'s ssm:UpdateInstanceInformation, ssmmessages:* and ec2messages:* (Session Manager, Run Command) have no resource-level permissions',
     }]);
 
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.autoScalingGroup.autoScalingGroupName, description: 'The API fleet' });

@@ -3,10 +3,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { IManagedHost } from '../../constructs/graviton-data-host/managed-host';
+import { HostReference, IManagedHost } from '../../constructs/managed-host';
 import { OriginVerifiedHttpApi } from '../../constructs/origin-verified-http-api';
 import { ZmanimConfig } from '../config';
-import { HostReference } from '../host-reference';
 
 /**
  * The seed's public API layout: `https://<domain>/backend/api/v1/...` reaches the Go API's
@@ -20,13 +19,6 @@ export const ZMANIM_API_PATHS = {
 
 /** Route groups of the Go API that require a Clerk session token. */
 export const ZMANIM_PROTECTED_GROUPS = ['admin', 'publisher', 'external', 'auth'];
-
-/**
- * What the rotation runs on a GravitonDataHost after writing the new key to SSM: re-read the
- * secrets, rewrite the API's environment (ORIGIN_VERIFY_KEY) and restart the API, waiting
- * until it is healthy. The scripts never print a value.
- */
-export const GRAVITON_HOST_REFRESH = 'bash /opt/zmanim/host/read-secrets.sh && bash /opt/zmanim/host/write-api-env.sh && bash /opt/zmanim/host/deploy-api.sh';
 
 export interface ApiStackProps extends StackProps {
   readonly config: ZmanimConfig;
@@ -48,11 +40,6 @@ export interface ApiStackProps extends StackProps {
    * @default [`https://${config.domain}`]
    */
   readonly jwtAudience?: string[];
-  /**
-   * Commands that make the host load a rotated key.
-   * @default [GRAVITON_HOST_REFRESH]
-   */
-  readonly hostRefreshCommands?: string[];
 }
 
 /**
@@ -69,9 +56,10 @@ export class ApiStack extends Stack {
     this.api = new OriginVerifiedHttpApi(this, 'Api', {
       vpc: props.vpc,
       // Read from SSM at each deploy: the host is replaced when its scripts change (HostReference).
-      host: props.host ? new HostReference(this, props.host, config.ssmPrefix) : undefined,
+      host: props.host ? new HostReference(this, 'Host', { host: props.host, parameterPrefix: config.ssmPrefix }) : undefined,
       backendListener: props.backendListener,
-      port: 8080,
+      // The fleet's listener port; a host brings its own (apiPort).
+      port: props.host ? undefined : 8080,
       paths: ZMANIM_API_PATHS,
       protectedPaths: ZMANIM_PROTECTED_GROUPS.map((group) => `/backend/api/v1/${group}`),
       jwtIssuer: props.jwtIssuer ?? `https://clerk.${config.domain}`,
@@ -81,8 +69,8 @@ export class ApiStack extends Stack {
       // The host reads this parameter as ORIGIN_VERIFY_KEY (GeneratedSecrets created it; the
       // first rotation, at deploy, overwrites it with the value CloudFront sends).
       hostParameterName: `${config.ssmPrefix}/origin-verify-key`,
-      // A fleet re-reads the key on a timer (ApiFleetStack): no single instance to run on.
-      hostRefreshCommands: props.hostRefreshCommands ?? (props.host ? [GRAVITON_HOST_REFRESH] : []),
+      // The host then runs its refresh command (HostCommand); a fleet re-reads the key on a
+      // timer (ApiFleetStack): no single instance to run on.
     });
     // For the runbook (README, OriginVerifiedHttpApi: rotation).
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'execute-api URL (answers 401/403 without CloudFront)' });

@@ -4,10 +4,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { HostReference } from '../../constructs/managed-host';
 import { ResticBackups } from '../../constructs/restic-backups';
 import { suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
-import { publishHost } from '../host-reference';
 import { BackupReplicaStack } from './backup-replica-stack';
 import { OPERATOR_SECRETS } from '../secrets';
 
@@ -52,11 +52,12 @@ export class ComputeStack extends Stack {
       throw new Error(`Context ${AMI_CONTEXT_KEY} is "${ami}": use "bootstrap" (stock Amazon Linux 2023, before any AMI build) or "packer" (the AMI in ${config.ssmPrefix}/ami-id).`);
     }
     this.host = new GravitonDataHost(this, 'Host', {
+      serviceName: 'zmanim',
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       availabilityZone: config.availabilityZone,
       instanceType: new ec2.InstanceType(config.instanceType),
-      machineImage: ami === 'packer' ? GravitonDataHost.packerImage(`${config.ssmPrefix}/ami-id`) : GravitonDataHost.bootstrapImage(),
+      amiParameterName: ami === 'packer' ? `${config.ssmPrefix}/ami-id` : undefined,
       dataVolumeSize: Size.gibibytes(config.dataVolumeSize),
       secretsParameterPath: config.ssmPrefix,
       apiSecretNames: [...OPERATOR_SECRETS, 'jwt-secret', 'origin-verify-key'],
@@ -95,17 +96,19 @@ export class ComputeStack extends Stack {
     });
 
     // Other stacks read the host's id and address from SSM, not exports (HostReference).
-    publishHost(this, this.host, config.ssmPrefix);
+    HostReference.publish(this, this.host, config.ssmPrefix);
 
     new CfnOutput(this, 'InstanceId', { value: this.host.instanceId, description: 'The data host (aws ssm start-session --target ...)' });
     new CfnOutput(this, 'ElasticIp', { value: this.host.publicIp, description: 'Stable egress address of the host (no inbound rule)' });
     new CfnOutput(this, 'DataVolumeId', { value: this.host.dataVolume.volumeId, description: '/data (retained; daily snapshots)' });
     new CfnOutput(this, 'ReleaseBucketName', { value: this.releaseBucket.bucketName, description: `Upload the API to s3://<this>/${API_RELEASE_KEY}` });
     new CfnOutput(this, 'DeployApiCommand', {
-      value: `aws ssm send-command --region ${config.region} --instance-ids ${this.host.instanceId} --document-name AWS-RunShellScript `
-        + `--comment "deploy zmanim-api" --parameters 'commands=["${this.host.deployApiCommand}"]'`,
+      value: `${this.host.deployApiCommand.cliCommand(config.region)} --comment "deploy zmanim-api"`,
       description: 'Deploys the API release now in the release bucket (README, GravitonDataHost)',
     });
+    // For deploy roles and the workflows: the parameterless documents (HostCommand.grantRun).
+    new CfnOutput(this, 'DeployApiDocumentName', { value: this.host.deployApiCommand.documentName, description: 'SSM document that deploys the API release (no parameters)' });
+    new CfnOutput(this, 'RefreshApiDocumentName', { value: this.host.refreshApiCommand.documentName, description: 'SSM document that re-reads the secrets and restarts the API (no parameters)' });
     // For people and scripts; shtetl-ops finds the same by the constructs' tags.
     new CfnOutput(this, 'SecretsParameterPath', { value: config.ssmPrefix, description: 'SSM path of the secrets' });
     for (const [name, group] of Object.entries(this.host.logGroups)) {

@@ -12,13 +12,13 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-volume=${ZMANIM_DATA_VOLUME_ID:?ZMANIM_DATA_VOLUME_ID is not set (host.env)}
-host_tag=${ZMANIM_HOST_TAG:?ZMANIM_HOST_TAG is not set (host.env)}
-by_id=${ZMANIM_DISK_BY_ID_DIR:-/dev/disk/by-id}
-fstab=${ZMANIM_FSTAB:-/etc/fstab}
-timeout=${ZMANIM_ATTACH_TIMEOUT:-300}
+volume=${SVC_DATA_VOLUME_ID:?SVC_DATA_VOLUME_ID is not set (host.env)}
+host_tag=${SVC_HOST_TAG:?SVC_HOST_TAG is not set (host.env)}
+by_id=${SVC_DISK_BY_ID_DIR:-/dev/disk/by-id}
+fstab=${SVC_FSTAB:-/etc/fstab}
+timeout=${SVC_ATTACH_TIMEOUT:-300}
 self=$(instance_id)
-[[ "$volume" =~ ^vol-[0-9a-f]+$ ]] || die "ZMANIM_DATA_VOLUME_ID '$volume' is not an EBS volume id"
+[[ "$volume" =~ ^vol-[0-9a-f]+$ ]] || die "SVC_DATA_VOLUME_ID '$volume' is not an EBS volume id"
 
 # The NVMe serial of an EBS volume is its id without the dash.
 link="$by_id/nvme-Amazon_Elastic_Block_Store_${volume/-/}"

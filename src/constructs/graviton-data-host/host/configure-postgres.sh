@@ -37,7 +37,7 @@ else
 fi
 
 # Memory from the host's RAM (4 GiB on m7g.medium): a quarter for shared buffers.
-mem_mb=${ZMANIM_MEMORY_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)}
+mem_mb=${SVC_MEMORY_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)}
 maintenance_mb=$((mem_mb / 16 > 1024 ? 1024 : mem_mb / 16))
 work_mb=$((mem_mb / 512 > 4 ? mem_mb / 512 : 4))
 
@@ -51,10 +51,10 @@ install -d -m 2775 -o "$PG_OS_USER" -g "$PG_OS_USER" "$PG_SOCKET_DIR"
   echo "effective_cache_size = '$((mem_mb * 5 / 8))MB'"
   echo "maintenance_work_mem = '${maintenance_mb}MB'"
   echo "work_mem = '${work_mb}MB'"
-} | write_file "$pgdata/zmanim.conf" 0640 "$PG_OS_USER:$PG_OS_USER"
+} | write_file "$pgdata/$SERVICE.conf" 0640 "$PG_OS_USER:$PG_OS_USER"
 write_file "$pgdata/pg_hba.conf" 0640 "$PG_OS_USER:$PG_OS_USER" <"$HOST_DIR/config/pg_hba.conf"
-if ! grep -qx "include 'zmanim.conf'" "$pgdata/postgresql.conf"; then
-  echo "include 'zmanim.conf'" >>"$pgdata/postgresql.conf"
+if ! grep -qx "include '$SERVICE.conf'" "$pgdata/postgresql.conf"; then
+  echo "include '$SERVICE.conf'" >>"$pgdata/postgresql.conf"
 fi
 chown -R "$PG_OS_USER:$PG_OS_USER" "$pgdata"
 chmod 0700 "$pgdata"

@@ -10,7 +10,7 @@ password=$(secret redis-password)
 if [[ "$password" == *[\"\\[:space:]]* ]]; then
   die "secret redis-password contains a quote, backslash or whitespace; use a URL-safe value (GeneratedSecrets makes one)"
 fi
-mem_mb=${ZMANIM_MEMORY_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)}
+mem_mb=${SVC_MEMORY_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)}
 
 install -d -m 0750 -o "$REDIS_OS_USER" -g "$REDIS_OS_USER" "$DATA_DIR/redis"
 # Files restored from a snapshot or written under another AMI may carry other ids.

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Shared by the GravitonDataHost host scripts (sourced, never run). Every path comes from an
-# environment variable with the production default, so the tests can point the scripts at
+# Shared by the GravitonDataHost host scripts (sourced, never run).
+#
+# The service: its name comes from service.env, which the bootstrap writes beside these
+# scripts (SERVICE=...), or from SHTETL_SERVICE. Every path and unit derives from it
+# (/opt/<service>, /etc/<service>, /var/log/<service>, <service>-api.service, ...). The
+# service's settings are named <PREFIX>_<NAME> (PREFIX: the name upper-cased, hyphens as
+# underscores) in host.env, which user data writes, or in the environment; the scripts read
+# them as SVC_<NAME>. Every path has an override, so the tests can point the scripts at
 # temporary directories and run them for real against PostgreSQL and Redis.
 # shellcheck disable=SC2034 # variables are used by the scripts that source this file
 
@@ -8,36 +14,60 @@ set -euo pipefail
 # A failure inside $(...) fails the script too.
 shopt -s inherit_errexit
 
-HOST_ENV=${ZMANIM_HOST_ENV:-/etc/zmanim/host.env}
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ -z "${SHTETL_SERVICE:-}" && -r "$LIB_DIR/service.env" ]]; then
+  # shellcheck source=/dev/null
+  SHTETL_SERVICE=$(source "$LIB_DIR/service.env" && printf '%s' "${SERVICE:-}")
+fi
+SERVICE=${SHTETL_SERVICE:-}
+if [[ ! "$SERVICE" =~ ^[a-z][a-z0-9-]*$ ]]; then
+  echo "${0##*/}: no valid service name ('$SERVICE'): $LIB_DIR/service.env (SERVICE=<name>) or SHTETL_SERVICE must name it" >&2
+  exit 1
+fi
+ENV_PREFIX=$(tr '[:lower:]-' '[:upper:]_' <<<"$SERVICE")
+
+# Copies every <PREFIX>_<NAME> variable to SVC_<NAME>.
+import_settings() {
+  local name
+  for name in $(compgen -v "${ENV_PREFIX}_" || true); do
+    printf -v "SVC_${name#"${ENV_PREFIX}"_}" '%s' "${!name}"
+  done
+}
+import_settings
+HOST_ENV=${SVC_HOST_ENV:-/etc/$SERVICE/host.env}
 if [[ -r "$HOST_ENV" ]]; then
   # shellcheck source=/dev/null
   source "$HOST_ENV"
+  import_settings
 fi
 
-DATA_DIR=${ZMANIM_DATA_DIR:-/data}
-CONF_DIR=${ZMANIM_CONF_DIR:-/etc/zmanim}
-SECRETS_DIR=${ZMANIM_SECRETS_DIR:-$CONF_DIR/secrets}
-BOOT_D=${ZMANIM_BOOT_D:-$CONF_DIR/boot.d}
-HOST_DIR=${ZMANIM_HOST_DIR:-/opt/zmanim/host}
-API_DIR=${ZMANIM_API_DIR:-/opt/zmanim/api}
-LOG_DIR=${ZMANIM_LOG_DIR:-/var/log/zmanim}
-UNITS_DIR=${ZMANIM_UNITS_DIR:-/etc/systemd/system}
-PG_SOCKET_DIR=${ZMANIM_PG_SOCKET_DIR:-/run/postgresql}
-PG_PORT=${ZMANIM_PG_PORT:-5432}
-REDIS_PORT=${ZMANIM_REDIS_PORT:-6379}
-PG_OS_USER=${ZMANIM_PG_OS_USER:-postgres}
-REDIS_OS_USER=${ZMANIM_REDIS_OS_USER:-redis}
-DB_NAME=${ZMANIM_DB_NAME:-zmanim}
-DB_USER=${ZMANIM_DB_USER:-zmanim}
-DATA_LABEL=${ZMANIM_DATA_LABEL:-zmanim-data}
-SYSTEMCTL=${ZMANIM_SYSTEMCTL:-systemctl}
-AWS=${ZMANIM_AWS:-aws}
+DATA_DIR=${SVC_DATA_DIR:-/data}
+CONF_DIR=${SVC_CONF_DIR:-/etc/$SERVICE}
+SECRETS_DIR=${SVC_SECRETS_DIR:-$CONF_DIR/secrets}
+BOOT_D=${SVC_BOOT_D:-$CONF_DIR/boot.d}
+HOST_DIR=${SVC_HOST_DIR:-/opt/$SERVICE/host}
+API_DIR=${SVC_API_DIR:-/opt/$SERVICE/api}
+LOG_DIR=${SVC_LOG_DIR:-/var/log/$SERVICE}
+UNITS_DIR=${SVC_UNITS_DIR:-/etc/systemd/system}
+PG_SOCKET_DIR=${SVC_PG_SOCKET_DIR:-/run/postgresql}
+PG_PORT=${SVC_PG_PORT:-5432}
+REDIS_PORT=${SVC_REDIS_PORT:-6379}
+PG_OS_USER=${SVC_PG_OS_USER:-postgres}
+REDIS_OS_USER=${SVC_REDIS_OS_USER:-redis}
+DB_NAME=${SVC_DB_NAME:-${SERVICE//-/_}}
+DB_USER=${SVC_DB_USER:-${SERVICE//-/_}}
+# XFS labels hold at most 12 characters.
+DATA_LABEL=${SVC_DATA_LABEL:-${SERVICE:0:7}-data}
+API_UNIT="$SERVICE-api.service"
+API_BINARY="$API_DIR/$SERVICE-api"
+SYSTEMCTL=${SVC_SYSTEMCTL:-systemctl}
+AWS=${SVC_AWS:-aws}
 
-log() { printf '%s zmanim[%s]: %s\n' "$(date -u +%FT%TZ)" "${0##*/}" "$*" >&2; }
+log() { printf '%s %s[%s]: %s\n' "$(date -u +%FT%TZ)" "$SERVICE" "${0##*/}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # Runs the AWS CLI in the host's region.
-aws_cli() { "$AWS" --region "${ZMANIM_REGION:?ZMANIM_REGION is not set (host.env)}" "$@"; }
+aws_cli() { "$AWS" --region "${SVC_REGION:?SVC_REGION is not set (host.env)}" "$@"; }
 
 # Reads an instance metadata path with an IMDSv2 session token (the instance allows no v1).
 imds() {
@@ -47,13 +77,13 @@ imds() {
 }
 
 instance_id() {
-  if [[ -n "${ZMANIM_INSTANCE_ID:-}" ]]; then echo "$ZMANIM_INSTANCE_ID"; else imds instance-id; fi
+  if [[ -n "${SVC_INSTANCE_ID:-}" ]]; then echo "$SVC_INSTANCE_ID"; else imds instance-id; fi
 }
 
 # The directory of the PostgreSQL server binaries: Debian keeps them per major version under
 # /usr/lib/postgresql/N/bin, the dnf family in /usr/bin.
 pg_bindir() {
-  if [[ -n "${ZMANIM_PG_BINDIR:-}" ]]; then echo "$ZMANIM_PG_BINDIR"; return; fi
+  if [[ -n "${SVC_PG_BINDIR:-}" ]]; then echo "$SVC_PG_BINDIR"; return; fi
   local newest
   newest=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null | sort -V | tail -n 1 || true)
   if [[ -n "$newest" ]]; then dirname "$newest"; return; fi

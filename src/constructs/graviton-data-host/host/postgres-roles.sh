@@ -12,11 +12,11 @@ psql_admin() {
     -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres "$@")
 }
 
-for _ in $(seq 1 "${ZMANIM_PG_WAIT_SECONDS:-120}"); do
+for _ in $(seq 1 "${SVC_PG_WAIT_SECONDS:-120}"); do
   if psql_admin -tAc 'SELECT 1' >/dev/null 2>&1; then break; fi
   sleep 1
 done
-psql_admin -tAc 'SELECT 1' >/dev/null || die "PostgreSQL does not answer on $PG_SOCKET_DIR port $PG_PORT (journalctl -u zmanim-postgresql)"
+psql_admin -tAc 'SELECT 1' >/dev/null || die "PostgreSQL does not answer on $PG_SOCKET_DIR port $PG_PORT (journalctl -u $SERVICE-postgresql)"
 
 [[ "$DB_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "invalid role name $DB_USER"
 [[ "$DB_NAME" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "invalid database name $DB_NAME"

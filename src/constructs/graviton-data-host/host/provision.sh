@@ -4,12 +4,12 @@
 # then the systemd units, log rotation and kernel settings. Packages are installed once (the
 # AMI build runs this; so does the first boot of a stock AL2023 image); units and settings are
 # rewritten at every run so a new construct version takes effect. Units are installed but not
-# enabled: zmanim-boot.service starts them once /data is mounted.
+# enabled: <service>-boot.service starts them once /data is mounted.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root=${ZMANIM_ROOT:-}
-restic_version=${ZMANIM_RESTIC_VERSION:-0.17.3}
+root=${SVC_ROOT:-}
+restic_version=${SVC_RESTIC_VERSION:-0.17.3}
 
 if command -v dnf >/dev/null 2>&1; then
   family=dnf
@@ -40,8 +40,8 @@ else
     file="restic_${restic_version}_linux_arm64.bz2"
     tmp=$(mktemp -d)
     curl -fsSL -o "$tmp/$file" "$url/$file"
-    if [[ -n "${ZMANIM_RESTIC_SHA256:-}" ]]; then
-      echo "$ZMANIM_RESTIC_SHA256  $file" >"$tmp/SHA256SUMS"
+    if [[ -n "${SVC_RESTIC_SHA256:-}" ]]; then
+      echo "$SVC_RESTIC_SHA256  $file" >"$tmp/SHA256SUMS"
     else
       curl -fsSL -o "$tmp/SHA256SUMS" "$url/SHA256SUMS"
     fi
@@ -60,13 +60,21 @@ fi
 
 install -d -m 0755 "$root$CONF_DIR" "$root$BOOT_D" "$root$LOG_DIR" "$root$API_DIR" "$root$UNITS_DIR"
 install -d -m 0700 "$root$SECRETS_DIR"
+# Unit and log rotation templates name the service (@SERVICE@): <service>-api.service etc.
+install_rendered() {
+  local tmp
+  tmp=$(mktemp)
+  sed -e "s|@SERVICE@|$SERVICE|g" "$1" >"$tmp"
+  install -m 0644 "$tmp" "$2"
+  rm -f "$tmp"
+}
 for unit in "$HOST_DIR"/units/*.service; do
-  install -m 0644 "$unit" "$root$UNITS_DIR/${unit##*/}"
+  install_rendered "$unit" "$root$UNITS_DIR/$SERVICE-${unit##*/}"
 done
 install -d -m 0755 "$root/etc/logrotate.d" "$root/etc/sysctl.d"
-install -m 0644 "$HOST_DIR/config/logrotate" "$root/etc/logrotate.d/zmanim"
-install -m 0644 "$HOST_DIR/config/sysctl.conf" "$root/etc/sysctl.d/90-zmanim.conf"
+install_rendered "$HOST_DIR/config/logrotate" "$root/etc/logrotate.d/$SERVICE"
+install -m 0644 "$HOST_DIR/config/sysctl.conf" "$root/etc/sysctl.d/90-$SERVICE.conf"
 if [[ -z "$root" ]]; then
-  sysctl -q --load=/etc/sysctl.d/90-zmanim.conf || log "could not apply kernel settings now; they apply at the next boot"
+  sysctl -q --load="/etc/sysctl.d/90-$SERVICE.conf" || log "could not apply kernel settings now; they apply at the next boot"
 fi
 log "provisioned ($family); units in $root$UNITS_DIR"

@@ -5,8 +5,8 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ssm_path=${ZMANIM_SSM_PATH:?ZMANIM_SSM_PATH is not set (host.env)}
-read -r -a names <<<"${ZMANIM_SECRET_NAMES:?ZMANIM_SECRET_NAMES is not set (host.env)}"
+ssm_path=${SVC_SSM_PATH:?SVC_SSM_PATH is not set (host.env)}
+read -r -a names <<<"${SVC_SECRET_NAMES:?SVC_SECRET_NAMES is not set (host.env)}"
 
 umask 077
 install -d -m 0700 -o root -g root "$SECRETS_DIR"

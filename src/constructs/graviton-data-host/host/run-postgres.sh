@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ExecStart of zmanim-postgresql.service (as user postgres): the server binary differs
+# ExecStart of <service>-postgresql.service (as user postgres): the server binary differs
 # between the dnf family (/usr/bin) and Debian (/usr/lib/postgresql/N/bin).
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -5,14 +5,14 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-read -r -a api_secrets <<<"${ZMANIM_API_SECRET_NAMES:-}"
+read -r -a api_secrets <<<"${SVC_API_SECRET_NAMES:-}"
 pg_password=$(secret postgres-password)
 redis_password=$(secret redis-password)
 
 # Built in full before writing: a failure never leaves a partial file behind.
 content=$(
-  echo "# Written by write-api-env.sh at every boot; edits are lost. Secrets: SSM ${ZMANIM_SSM_PATH:-}"
-  echo "PORT=${ZMANIM_API_PORT:-8080}"
+  echo "# Written by write-api-env.sh at every boot; edits are lost. Secrets: SSM ${SVC_SSM_PATH:-}"
+  echo "PORT=${SVC_API_PORT:-8080}"
   echo "DATABASE_URL=postgres://$(urlencode "$DB_USER"):$(urlencode "$pg_password")@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=disable"
   echo "REDIS_URL=redis://default:$(urlencode "$redis_password")@127.0.0.1:$REDIS_PORT/0"
   for name in "${api_secrets[@]}"; do
@@ -21,7 +21,7 @@ content=$(
     # One line per variable, no quoting: a value with a line break, quote, backslash or
     # whitespace would change what systemd reads (or add a variable). Name it, never print it.
     if [[ "$value" == *[[:space:][:cntrl:]\"\'\\]* ]]; then
-      die "secret $name contains whitespace, a quote, a backslash or a control character, which the API environment file cannot hold; put a value without them (SSM ${ZMANIM_SSM_PATH:-}/$name)"
+      die "secret $name contains whitespace, a quote, a backslash or a control character, which the API environment file cannot hold; put a value without them (SSM ${SVC_SSM_PATH:-}/$name)"
     fi
     echo "$var=$value"
   done

@@ -1,0 +1,3 @@
+export * from './managed-host';
+export * from './host-command';
+export * from './host-reference';
