@@ -60,9 +60,9 @@ beforeEach(() => {
   jest.spyOn(console, 'log').mockImplementation((...args) => void logs.push(args.join(' ')));
   process.env.KVS_ARN = KVS;
   process.env.KVS_ENTRY = 'origin-verify';
-  process.env.HOST_PARAMETER_NAME = '/zmanim/prod/origin-verify-key';
+  process.env.HOST_PARAMETER_NAME = '/kehilla/prod/origin-verify-key';
   process.env.HOST_INSTANCE_ID = 'i-0123456789abcdef0';
-  process.env.HOST_REFRESH_COMMANDS = JSON.stringify(['systemctl restart zmanim-api']);
+  process.env.HOST_REFRESH_DOCUMENT = 'kehilla-Host-refresh-api';
   process.env.POLL_INTERVAL_MS = '1';
   process.env.COMMAND_TIMEOUT_SECONDS = '2';
   process.env.ACCEPT_DELAY_SECONDS = '0';
@@ -152,10 +152,12 @@ describe('finishSecret', () => {
     ]);
     expect(kvs.commandCalls(PutKeyCommand)[0].args[0].input).toEqual({ KvsARN: KVS, Key: 'origin-verify', Value: NEW_VALUE, IfMatch: 'etag-1' });
     expect(ssm.commandCalls(PutParameterCommand)[0].args[0].input).toEqual({
-      Name: '/zmanim/prod/origin-verify-key', Value: NEW_VALUE, Type: 'SecureString', Overwrite: true,
+      Name: '/kehilla/prod/origin-verify-key', Value: NEW_VALUE, Type: 'SecureString', Overwrite: true,
     });
     const command = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
-    expect(command).toMatchObject({ InstanceIds: ['i-0123456789abcdef0'], DocumentName: 'AWS-RunShellScript', Parameters: { commands: ['systemctl restart zmanim-api'] } });
+    expect(command).toMatchObject({ InstanceIds: ['i-0123456789abcdef0'], DocumentName: 'kehilla-Host-refresh-api' });
+    // A parameterless document: the rotation sends no shell.
+    expect(command.Parameters).toBeUndefined();
     expect(JSON.stringify(command)).not.toContain(NEW_VALUE); // the host reads the value from SSM itself
     expect(sm.commandCalls(UpdateSecretVersionStageCommand)[0].args[0].input).toEqual({
       SecretId: SECRET, VersionStage: 'AWSCURRENT', MoveToVersionId: TOKEN, RemoveFromVersionId: OLD_VERSION,
@@ -221,7 +223,7 @@ describe('finishSecret', () => {
     happyPath();
     delete process.env.HOST_PARAMETER_NAME;
     delete process.env.HOST_INSTANCE_ID;
-    delete process.env.HOST_REFRESH_COMMANDS;
+    delete process.env.HOST_REFRESH_DOCUMENT;
     await handler(event('finishSecret'));
     expect(order).toEqual(['kvs:GetKey', 'kvs:Describe', 'kvs:PutKey', 'sm:Promote']);
   });

@@ -60,7 +60,8 @@ export interface RotationSettings {
   readonly kvsKey: string;
   readonly hostParameterName?: string;
   readonly hostInstanceId?: string;
-  readonly hostRefreshCommands: string[];
+  /** The host's parameterless refresh document (GravitonDataHost.refreshApiCommand): no shell is sent. */
+  readonly hostRefreshDocument?: string;
   readonly commandTimeoutMs: number;
   readonly pollIntervalMs: number;
   /** How long after the pending value was created CloudFront may start sending it. */
@@ -73,7 +74,7 @@ export function rotationSettings(env: NodeJS.ProcessEnv = process.env): Rotation
     kvsKey: env.KVS_ENTRY || 'origin-verify',
     hostParameterName: env.HOST_PARAMETER_NAME || undefined,
     hostInstanceId: env.HOST_INSTANCE_ID || undefined,
-    hostRefreshCommands: JSON.parse(env.HOST_REFRESH_COMMANDS || '[]'),
+    hostRefreshDocument: env.HOST_REFRESH_DOCUMENT || undefined,
     commandTimeoutMs: Number(env.COMMAND_TIMEOUT_SECONDS ?? '180') * 1000,
     pollIntervalMs: Number(env.POLL_INTERVAL_MS ?? '3000'),
     acceptDelayMs: Number(env.ACCEPT_DELAY_SECONDS ?? '330') * 1000,
@@ -148,8 +149,8 @@ async function finishSecret(secretId: string, token: string, s: RotationSettings
     await ssm.send(new PutParameterCommand({ Name: s.hostParameterName, Value: value, Type: 'SecureString', Overwrite: true }));
     log('finishSecret', `host parameter ${s.hostParameterName} updated`, secretId);
   }
-  if (s.hostInstanceId && s.hostRefreshCommands.length > 0) {
-    await runOnHost(s.hostInstanceId, s.hostRefreshCommands, s, secretId);
+  if (s.hostInstanceId && s.hostRefreshDocument) {
+    await runOnHost(s.hostInstanceId, s.hostRefreshDocument, s, secretId);
   }
 
   const described = await secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
@@ -193,12 +194,11 @@ async function waitUntilKnown(created: Date | undefined, s: RotationSettings, se
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed', 'Cancelling']);
 
-async function runOnHost(instanceId: string, commands: string[], s: RotationSettings, secretId: string) {
+async function runOnHost(instanceId: string, documentName: string, s: RotationSettings, secretId: string) {
   const sent = await ssm.send(new SendCommandCommand({
     InstanceIds: [instanceId],
-    DocumentName: 'AWS-RunShellScript',
+    DocumentName: documentName,
     Comment: 'origin-verify rotation: reload the origin verify key',
-    Parameters: { commands },
     TimeoutSeconds: Math.max(30, Math.ceil(s.commandTimeoutMs / 1000)),
   }));
   const commandId = sent.Command?.CommandId;
