@@ -4,12 +4,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { AMI_BUILD_TAG, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
+import { appContext } from '../app-context';
 
 const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
 
 function synth(context: Record<string, string> = {}, props: Partial<GitHubOidcStackProps> = {}) {
-  const app = new App({ context });
+  const app = new App({ context: appContext(context) });
   const stack = new GitHubOidcStack(app, 'ZmanimProdGitHubOidc', { env: { account: ACCOUNT, region: 'eu-west-1' }, config, ...props });
   Aspects.of(stack).add(new AwsSolutionsChecks());
   app.synth();
@@ -139,7 +140,7 @@ describe('GitHubOidcStack', () => {
   });
 
   test('a release bucket of another stack (the Compute stack) is referenced exactly and stays nag clean', () => {
-    const app = new App();
+    const app = new App({ context: appContext() });
     const env = { account: ACCOUNT, region: 'eu-west-1' };
     const compute = new Stack(app, 'Compute', { env });
     const bucket = new s3.Bucket(compute, 'ReleaseBucket');
@@ -176,7 +177,7 @@ describe('GitHubOidcStack', () => {
     const statements = roles(t)['zmanim-prod-github-ami-build'].statements;
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     expect(bySid.OnlyOutsideTheAppVpc).toMatchObject({
-      Action: ['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteSecurityGroup'],
+      Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:CreateSecurityGroup', 'ec2:DeleteSecurityGroup'],
       Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:security-group/*`,
       Condition: {
         Null: { 'ec2:Vpc': 'false' },
