@@ -1,3 +1,4 @@
+import { CURRENTLY_RECOMMENDED_FLAGS } from 'aws-cdk-lib/cx-api';
 import { awscdk, javascript, JsonFile } from 'projen';
 import { addWorkflows } from './projenrc/workflows';
 
@@ -139,14 +140,29 @@ project.eslint?.allowDevDeps('src/ops/**');
 // stale Lambda handlers itself so that synth works on a fresh clone; ts-node type-checking
 // is skipped because compile and test already type-check.
 
+// The feature flags `cdk init` writes for the pinned aws-cdk-lib (its cx-api list), so the CLI
+// reports none as unconfigured; the tests synthesize with this same context (test/app-context.ts).
+// A bump of aws-cdk-lib may add flags: `npx projen` rewrites cdk.json and
+// test/zmanim/single-host-unchanged.test.ts shows what they change in the deployed stacks.
+// Three stay at their old value because the deployed production stacks would not survive them:
+const FEATURE_FLAGS_KEPT_OFF = {
+  // Renames the host's launch template, and a changed LaunchTemplate replaces the EC2 instance.
+  '@aws-cdk/aws-ec2:uniqueImdsv2TemplateName': false,
+  // New log groups named like the ones Lambda already created for the BucketDeployment handlers: the deploy would fail.
+  '@aws-cdk/aws-lambda:useCdkManagedLogGroup': false,
+  // Removes the LogDeliveryWrite ACL from the site's log bucket, which CloudFront's standard logs reach through ACL grants.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': false,
+};
+
 new JsonFile(project, 'cdk.json', {
   obj: {
     app: 'node -r ts-node/register/transpile-only src/app.ts',
     output: 'cdk.out',
     watch: { include: ['src/**/*.ts'], exclude: ['**/*.d.ts', 'node_modules'] },
     context: {
-      '@aws-cdk/core:checkSecretUsage': true,
-      '@aws-cdk/aws-iam:minimizePolicies': true,
+      ...CURRENTLY_RECOMMENDED_FLAGS,
+      ...FEATURE_FLAGS_KEPT_OFF,
+      // The app deploys to the aws partition only (the recommendation adds aws-cn).
       '@aws-cdk/core:target-partitions': ['aws'],
       // Defaults of the shtetl-ops CLI when run in this repository (README "Operations").
       'shtetl-ops': { service: 'zmanim', region: 'eu-west-1', stackPrefix: 'ZmanimProd', healthUrl: 'https://zmanim.shtetl.io/backend/api/v1/health' },

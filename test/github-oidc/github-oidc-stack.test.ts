@@ -4,12 +4,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { AMI_BUILD_TAG, DATA_HOST_TAG_KEY, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
+import { appContext } from '../app-context';
 
 const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
 
 function synth(context: Record<string, string> = {}, props: Partial<GitHubOidcStackProps> = {}) {
-  const app = new App({ context });
+  const app = new App({ context: appContext(context) });
   const stack = new GitHubOidcStack(app, 'ZmanimProdGitHubOidc', { env: { account: ACCOUNT, region: 'eu-west-1' }, config, ...props });
   Aspects.of(stack).add(new AwsSolutionsChecks());
   app.synth();
@@ -119,7 +120,7 @@ describe('GitHubOidcStack', () => {
     expect(statements.slice(1)).toEqual([{
       Sid: 'ReadAppTemplates',
       Effect: 'Allow',
-      Action: ['cloudformation:GetTemplate', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplateSummary'],
+      Action: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:GetTemplateSummary'],
       Resource: ['eu-west-1', 'us-east-1'].map((r) => `arn:aws:cloudformation:${r}:${ACCOUNT}:stack/ZmanimProd*/*`),
     }]);
   });
@@ -164,7 +165,7 @@ describe('GitHubOidcStack', () => {
   });
 
   test('a release bucket of another stack (the Compute stack) is referenced exactly and stays nag clean', () => {
-    const app = new App();
+    const app = new App({ context: appContext() });
     const env = { account: ACCOUNT, region: 'eu-west-1' };
     const compute = new Stack(app, 'Compute', { env });
     const bucket = new s3.Bucket(compute, 'ReleaseBucket');

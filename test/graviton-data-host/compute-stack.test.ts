@@ -4,9 +4,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { API_RELEASE_KEY } from '../../src/zmanim/stacks/compute-stack';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 function synthApp(context: Record<string, string> = {}) {
-  const app = new App({ context });
+  const app = new App({ context: appContext(context) });
   const stacks = createZmanimStacks(app, { ...DEFAULT_CONFIG, account: '123456789012' });
   return { app, stacks, template: Template.fromStack(stacks.compute) };
 }

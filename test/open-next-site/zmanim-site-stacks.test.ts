@@ -7,6 +7,7 @@ import { fixtureOpenNextPath } from './fixture';
 import { OriginVerifiedHttpApi } from '../../src';
 import { DEFAULT_CONFIG, resolveConfig } from '../../src/zmanim/config';
 import { NextjsStack } from '../../src/zmanim/stacks/nextjs-stack';
+import { appContext } from '../app-context';
 import { synthZmanimApp } from '../zmanim/app-fixture';
 
 describe('the zmanim app\'s Next.js and DNS Records stacks', () => {
@@ -60,7 +61,7 @@ describe('the zmanim app\'s Next.js and DNS Records stacks', () => {
   });
 
   test('/backend/* goes to the API with its origin-verify behaviour, after the site\'s behaviours', () => {
-    const app = new App();
+    const app = new App({ context: appContext() });
     const stack = new Stack(app, 'Api', { env: { account: '123456789012', region: 'eu-west-1' } });
     const verify = new cloudfront.Function(stack, 'Verify', { code: cloudfront.FunctionCode.fromInline('function handler(e){return e.request}') });
     // The API's own behaviour (origin, origin-verify function, no caching), as OriginVerifiedHttpApi builds it.

@@ -8,10 +8,11 @@ import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { API_RELEASE_KEY } from '../../src/zmanim/stacks/compute-stack';
 import { DashboardStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
-const app = new App();
+const app = new App({ context: appContext() });
 const stacks = createZmanimStacks(app, config);
 // As src/zmanim/zmanim-app.ts creates it, after every other stack (built here while it is not wired there).
 const existing = allStacks(app).find((s): s is DashboardStack => s instanceof DashboardStack);
@@ -91,7 +92,7 @@ describe('the dashboard', () => {
       .reduce((a, b) => a + b, 0);
     expect(expected).toBeGreaterThanOrEqual(7); // host status checks, memory, /data; backup age x2, failures, drill
     expect(alarmWidget.properties.alarms).toHaveLength(expected + 1);
-    expect(alarmWidget.properties.alarms).toContain(`arn:<ref>:cloudwatch:us-east-1:${ACCOUNT}:alarm:zmanim-prod-health`);
+    expect(alarmWidget.properties.alarms).toContain(`arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:zmanim-prod-health`);
     expect(dashboardStack.alarms.length).toBe(expected);
   });
 

@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { ApiStack } from '../../src/zmanim/stacks/api-stack';
 import { MonitoringStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
+import { appContext } from '../app-context';
 
 /**
  * The zmanim API stack with the real GravitonDataHost in a Compute stack of its own and a
@@ -15,7 +16,7 @@ import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
  */
 describe('zmanim ApiStack', () => {
   const config = DEFAULT_CONFIG;
-  const app = new App();
+  const app = new App({ context: appContext() });
   const env = { account: '123456789012', region: config.region };
   const network = new NetworkStack(app, 'ZmanimProdNetwork', { env, config });
   const monitoring = new MonitoringStack(app, 'ZmanimProdMonitoring', { env, config });

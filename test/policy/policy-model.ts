@@ -6,6 +6,7 @@ import { InstanceModel, Reachability } from './reach';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { BOOTSTRAP_STACKS, INTEG_ACCOUNT_CONTEXT } from '../../src/zmanim/stacks/github-oidc-stack';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 export const ACCOUNT = '123456789012';
 export const REGION = DEFAULT_CONFIG.region;
@@ -30,7 +31,7 @@ export interface ProductionAccount {
 
 /** @param integAccount the test account the README has you name (undefined: none given). */
 export function productionAccount(integAccount: string | undefined): ProductionAccount {
-  const app = new App({ context: integAccount ? { [INTEG_ACCOUNT_CONTEXT]: integAccount } : {} });
+  const app = new App({ context: appContext(integAccount ? { [INTEG_ACCOUNT_CONTEXT]: integAccount } : {}) });
   createZmanimStacks(app, { ...DEFAULT_CONFIG, account: ACCOUNT });
   const assembly = app.synth();
   const model = new AccountModel(ACCOUNT);

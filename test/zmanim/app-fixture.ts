@@ -1,6 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { DEFAULT_CONFIG, ZmanimConfig } from '../../src/zmanim/config';
 import { addNagChecks, allStacks, createZmanimStacks, ZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 /** A fixed account so cross-region references and ARNs resolve as in a real deployment. */
 export const TEST_ACCOUNT = '123456789012';
@@ -13,7 +14,7 @@ export interface SynthesizedApp {
 
 /** The production app as `src/app.ts` builds it, with cdk-nag, synthesized once. */
 export function synthZmanimApp(overrides: Partial<ZmanimConfig> = {}): SynthesizedApp {
-  const app = new App();
+  const app = new App({ context: appContext() });
   const stacks = createZmanimStacks(app, { ...DEFAULT_CONFIG, account: TEST_ACCOUNT, ...overrides });
   addNagChecks(app);
   app.synth();

@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { synthZmanimApp, TEST_ACCOUNT } from './app-fixture';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 const REPLICA = `zmanim-prod-backups-${TEST_ACCOUNT}-eu-central-1`;
 
@@ -49,7 +50,7 @@ describe('the backup replica (default config)', () => {
     compute.hasResourceProperties('AWS::S3::Bucket', {
       ReplicationConfiguration: {
         Rules: [Match.objectLike({
-          Destination: { Bucket: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${REPLICA}`]] } },
+          Destination: { Bucket: `arn:aws:s3:::${REPLICA}` },
           DeleteMarkerReplication: { Status: 'Disabled' },
         })],
       },
@@ -73,7 +74,7 @@ describe('the backup replica (default config)', () => {
 });
 
 test('without an account in the config, the name uses the deploying account (same in both regions)', () => {
-  const app = new App();
+  const app = new App({ context: appContext() });
   const stacks = createZmanimStacks(app, { ...DEFAULT_CONFIG, account: undefined });
   const name = { 'Fn::Join': ['', ['zmanim-prod-backups-', { Ref: 'AWS::AccountId' }, '-eu-central-1']] };
   Template.fromStack(stacks.backupReplica!).hasResourceProperties('AWS::S3::Bucket', { BucketName: name });
@@ -81,7 +82,7 @@ test('without an account in the config, the name uses the deploying account (sam
 });
 
 test('backupReplicaRegion "" turns the replica off', () => {
-  const app = new App();
+  const app = new App({ context: appContext() });
   const stacks = createZmanimStacks(app, { ...DEFAULT_CONFIG, account: TEST_ACCOUNT, backupReplicaRegion: '' });
   expect(stacks.backupReplica).toBeUndefined();
   expect(allStacks(app).map((s) => s.stackName)).not.toContain('ZmanimProdBackupReplica');

@@ -14,6 +14,7 @@ import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
+import { appContext } from '../app-context';
 
 const FLEET = join(__dirname, '..', '..', 'src', 'zmanim', 'fleet');
 const HOST = join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host');
@@ -28,7 +29,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('cloud-init schema accepts the fleet\'s user data, which bootstraps from host.env', () => {
   need('cloud-init', 'cloud-init');
-  const app = new App();
+  const app = new App({ context: appContext() });
   const env = { account: '123456789012', region: 'eu-west-1' };
   const config = validateConfig({ ...DEFAULT_CONFIG, account: env.account, capacityProfile: 'managed' });
   const network = new NetworkStack(app, 'Network', { env, config });

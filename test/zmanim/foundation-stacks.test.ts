@@ -55,7 +55,7 @@ describe('Secrets stack', () => {
         Statement: Match.arrayWith([Match.objectLike({
           Action: 'ssm:PutParameter',
           Effect: 'Allow',
-          Resource: Match.arrayWith([{ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':parameter/zmanim/prod/postgres-password$')])] }]),
+          Resource: Match.arrayWith([Match.stringLikeRegexp(':parameter/zmanim/prod/postgres-password$')]),
         })]),
       },
     });

@@ -11,6 +11,7 @@ import { CACHE_GRAVITON_NODE_TYPES, GRAVITON_INSTANCE_TYPES, managedCapacity, RD
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
+import { appContext } from '../app-context';
 
 const MANAGED: Partial<ZmanimConfig> = { capacityProfile: 'managed', managed: { databaseReadReplica: true } };
 const withConfig = (overrides: Partial<ZmanimConfig>) => validateConfig({ ...DEFAULT_CONFIG, ...overrides });
@@ -220,7 +221,7 @@ describe('managed profile templates', () => {
 });
 
 describe('managed, while migrating from the single host', () => {
-  const app = new App();
+  const app = new App({ context: appContext() });
   const config = validateConfig({ ...DEFAULT_CONFIG, account: TEST_ACCOUNT, capacityProfile: 'managed', managed: { migrationBackupBucketName: 'zmanimprodcompute-backupsbucket-abc123' } });
   const env = { account: TEST_ACCOUNT, region: 'eu-west-1' };
   const network = new NetworkStack(app, 'Network', { env, config });
@@ -246,7 +247,7 @@ describe('managed, while migrating from the single host', () => {
 
 describe('managed options on their own', () => {
   const data = (managed: ZmanimConfig['managed']) => {
-    const app = new App();
+    const app = new App({ context: appContext() });
     const config = validateConfig({ ...DEFAULT_CONFIG, account: TEST_ACCOUNT, capacityProfile: 'managed', managed });
     const env = { account: TEST_ACCOUNT, region: 'eu-west-1' };
     const network = new NetworkStack(app, 'Network', { env, config });

@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { TEST_ACCOUNT } from './app-fixture';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
+import { appContext } from '../app-context';
 
 /**
  * The `single-host` capacity profile (the default) must synthesize exactly the templates it
@@ -19,7 +20,7 @@ import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
 const dir = join(__dirname, 'single-host-templates');
 const update = process.env.UPDATE_SINGLE_HOST_TEMPLATES === '1';
 
-const app = new App();
+const app = new App({ context: appContext() });
 createZmanimStacks(app, { ...DEFAULT_CONFIG, account: TEST_ACCOUNT });
 const stacks = allStacks(app);
 

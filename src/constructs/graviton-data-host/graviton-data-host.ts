@@ -845,7 +845,9 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
   private suppressNagFindings(): void {
     const stack = Stack.of(this);
-    // cdk-nag names pseudo parameters <AWS::Region>; a stack with a concrete env has literals.
+    // cdk-nag names pseudo parameters <AWS::Region>; a stack with a concrete env has literals
+    // (the partition too, with the feature flag @aws-cdk/core:enablePartitionLiterals).
+    const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const policy = this.instanceRole.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
@@ -853,7 +855,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       suppressNag(policy, [{
         id: 'AwsSolutions-IAM5',
         reason: 'ec2:Describe*, the SSM agent\'s ssm:UpdateInstanceInformation, ssmmessages:* and ec2messages:* (Session Manager, Run Command) have no resource-level permissions; PutMetricData is limited to the host namespace by condition; Stop/Attach/Detach on instances are limited by the shtetl:data-host tag condition to this host',
-        appliesTo: ['Resource::*', `Resource::arn:<AWS::Partition>:ec2:${region}:${account}:instance/*`],
+        appliesTo: ['Resource::*', `Resource::arn:${partition}:ec2:${region}:${account}:instance/*`],
       }]);
     }
     if (!(this.instance.node.defaultChild as ec2.CfnInstance).disableApiTermination) {

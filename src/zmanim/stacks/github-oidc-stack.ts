@@ -280,7 +280,7 @@ export class GitHubOidcStack extends Stack {
     suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: `Read-only: the templates of the app's stacks (${stackPrefix}*), whose ids CloudFormation generates.`,
-      appliesTo: regions.map((region) => `Resource::arn:<AWS::Partition>:cloudformation:${region}:${this.nagAccount()}:stack/${stackPrefix}*/*`),
+      appliesTo: regions.map((region) => `Resource::arn:${this.nagPartition()}:cloudformation:${region}:${this.nagAccount()}:stack/${stackPrefix}*/*`),
     }]);
   }
 
@@ -497,15 +497,15 @@ export class GitHubOidcStack extends Stack {
     }));
     // A bucket from another stack shows in the finding as its logical id or export name.
     const s3Finding = Token.isUnresolved(bucket)
-      ? { regex: `/^Resource::arn:<AWS::Partition>:s3:::[^/]+\\/${keyPrefix.replace(/[/.]/g, '\\$&')}\\*$/` } as unknown as string
-      : `Resource::arn:<AWS::Partition>:s3:::${bucket}/${keyPrefix}*`;
+      ? { regex: `/^Resource::arn:${this.nagPartition()}:s3:::[^/]+\\/${keyPrefix.replace(/[/.]/g, '\\$&')}\\*$/` } as unknown as string
+      : `Resource::arn:${this.nagPartition()}:s3:::${bucket}/${keyPrefix}*`;
     suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'S3: new objects under the release prefix only; EC2 instances: only those tagged project=zmanim and this environment '
         + '(ssm:resourceTag condition); ssm:GetCommandInvocation, ssm:ListCommandInvocations and ec2:DescribeInstances support no resource ARN.',
       appliesTo: [
         s3Finding,
-        `Resource::arn:<AWS::Partition>:ec2:${config.region}:${this.nagAccount()}:instance/*`,
+        `Resource::arn:${this.nagPartition()}:ec2:${config.region}:${this.nagAccount()}:instance/*`,
         'Resource::*',
       ],
     }]);
@@ -614,7 +614,7 @@ export class GitHubOidcStack extends Stack {
     statements.forEach((s) => deployRole.addToPolicy(s));
 
     const account = this.nagAccount();
-    const arn = (resource: string, acct: string = account) => `Resource::arn:<AWS::Partition>:ec2:${config.region}:${acct}:${resource}`;
+    const arn = (resource: string, acct: string = account) => `Resource::arn:${this.nagPartition()}:ec2:${config.region}:${acct}:${resource}`;
     suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'Packer amazon-ebs creates resources whose ids are unknown in advance: launching, stopping, terminating and imaging are '
@@ -675,6 +675,11 @@ export class GitHubOidcStack extends Stack {
   /** How cdk-nag prints this stack's account in a finding. */
   private nagAccount(): string {
     return this.resolve(this.account) === this.account ? this.account : '<AWS::AccountId>';
+  }
+
+  /** How cdk-nag prints this stack's partition: a literal with @aws-cdk/core:enablePartitionLiterals. */
+  private nagPartition(): string {
+    return Token.isUnresolved(this.partition) ? '<AWS::Partition>' : this.partition;
   }
 }
 
