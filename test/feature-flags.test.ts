@@ -43,7 +43,7 @@ describe('every construct with all recommended feature flags on', () => {
 
   const hostStack = new Stack(app, 'Host', { env });
   const alarmTopic = new sns.Topic(hostStack, 'Alarms', { enforceSSL: true });
-  const host = new GravitonDataHost(hostStack, 'Host', { vpc, secretsParameterPath: '/flags/test', machineImage: GravitonDataHost.bootstrapImage(), alarmTopic });
+  const host = new GravitonDataHost(hostStack, 'Host', { serviceName: 'flags', vpc, secretsParameterPath: '/flags/test', machineImage: GravitonDataHost.bootstrapImage(), alarmTopic });
   new ResticBackups(hostStack, 'Backups', {
     host,
     passwordParameterName: '/flags/test/restic-password',
