@@ -10,7 +10,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-export const SCRIPT = path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
+/** The tool under test (RESTIC_BACKUPS_TOOL: another build of it, e.g. an earlier version to compare). */
+export const SCRIPT = process.env.RESTIC_BACKUPS_TOOL ?? path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const S3RVER = path.resolve(__dirname, '../../node_modules/.bin/s3rver');
 
