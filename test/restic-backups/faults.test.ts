@@ -364,12 +364,37 @@ describe('repository damage heals or blocks', () => {
   };
   const dropCache = () => fs.rmSync(path.join(h.dir, 'cache'), { recursive: true, force: true });
 
+  /** The pack holding the middle content blob of SOURCE's newest snapshot, and that blob's offset and length in it. */
+  function packOfNewest(source: string): { pack: string; offset: number; length: number } {
+    const snap = h.snapshots(`source:${source}`).pop()!;
+    type TreeNode = { type: string; subtree?: string; content?: string[] };
+    const content: string[] = [];
+    const walk = (tree: string): void => {
+      for (const n of JSON.parse(h.resticOk(['cat', 'blob', tree])).nodes as TreeNode[]) {
+        if (n.subtree) walk(n.subtree);
+        content.push(...(n.content ?? []));
+      }
+    };
+    walk(JSON.parse(h.resticOk(['cat', 'snapshot', snap.id])).tree as string);
+    expect(content.length).toBeGreaterThan(2);
+    const blob = content[Math.floor(content.length / 2)];
+    for (const index of h.resticOk(['list', 'index']).trim().split('\n')) {
+      const idx = JSON.parse(h.resticOk(['cat', 'index', index])) as { packs: Array<{ id: string; blobs: Array<{ id: string; offset: number; length: number }> }> };
+      for (const p of idx.packs) {
+        const b = p.blobs.find((x) => x.id === blob);
+        if (b) return { pack: packs().find((f) => path.basename(f).startsWith(p.id))!, offset: b.offset, length: b.length };
+      }
+    }
+    throw new Error(`blob ${blob} is in no index`);
+  }
+
   test('a pack deleted from the bucket: the check fails, the next backup rebuilds the index and re-uploads, the restore is exact', () => {
     ok(['backup', 'database']);
     const live = contentOf(DB);
-    const biggest = packs()[0];
-    fs.rmSync(biggest);
-    fs.rmSync(biggest.replace(/\._S3rver_object$/, '._S3rver_metadata.json'), { force: true });
+    // A pack holding pieces of the newest snapshot, which the next backup would reuse unread.
+    const { pack } = packOfNewest('database');
+    fs.rmSync(pack);
+    fs.rmSync(pack.replace(/\._S3rver_object$/, '._S3rver_metadata.json'), { force: true });
     dropCache();
     clearMetrics();
     const check = run(['check'], { RESTIC_BACKUPS_CHECK_SUBSETS: '1' });
@@ -385,23 +410,6 @@ describe('repository damage heals or blocks', () => {
     expect(healed.stderr).toMatch(/rebuilding the index/);
     expect(fs.existsSync(path.join(h.spoolDir, 'repair-needed'))).toBe(false);
   });
-
-  /** The pack holding the middle content blob of SOURCE's newest snapshot, and that blob's offset and length in it. */
-  function packOfNewest(source: string): { pack: string; offset: number; length: number } {
-    const snap = h.snapshots(`source:${source}`).pop()!;
-    const tree = JSON.parse(h.resticOk(['cat', 'snapshot', snap.id])).tree as string;
-    const nodes = JSON.parse(h.resticOk(['cat', 'blob', tree])).nodes as Array<{ content?: string[] }>;
-    const content = nodes.find((n) => n.content && n.content.length > 2)!.content!;
-    const blob = content[Math.floor(content.length / 2)];
-    for (const index of h.resticOk(['list', 'index']).trim().split('\n')) {
-      const idx = JSON.parse(h.resticOk(['cat', 'index', index])) as { packs: Array<{ id: string; blobs: Array<{ id: string; offset: number; length: number }> }> };
-      for (const p of idx.packs) {
-        const b = p.blobs.find((x) => x.id === blob);
-        if (b) return { pack: packs().find((f) => path.basename(f).startsWith(p.id))!, offset: b.offset, length: b.length };
-      }
-    }
-    throw new Error(`blob ${blob} is in no index`);
-  }
 
   test('16 bytes flipped inside a pack (same size): the full-read check finds it and the next backup blocks instead of reusing it', () => {
     // Large enough for many chunks: all but the first and last are the same in the next dump.
