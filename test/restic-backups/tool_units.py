@@ -101,7 +101,7 @@ class Classify(unittest.TestCase):
 class CheckSubsets(unittest.TestCase):
     def test_every_subset_within_n_days(self):
         for parts in (1, 3, 7, 30):
-            for first in (1, 100, 360):
+            for first in (0, 20454, 20818):  # 1970-01-01, 2026-01-01, 2026-12-31 (across New Year)
                 seen = {rb.check_subset(day, parts) for day in range(first, first + parts)}
                 self.assertEqual(seen, {f'{i}/{parts}' for i in range(1, parts + 1)})
 
