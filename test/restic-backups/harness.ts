@@ -10,7 +10,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-export const SCRIPT = path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
+/** The tool under test (RESTIC_BACKUPS_TOOL: another build of it, e.g. an earlier version to compare). */
+export const SCRIPT = process.env.RESTIC_BACKUPS_TOOL ?? path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const S3RVER = path.resolve(__dirname, '../../node_modules/.bin/s3rver');
 
@@ -68,6 +69,43 @@ export interface SourceConfig {
 /** Bash single-quoting. */
 export const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
+/** What the S3 proxy does with a request it matches: answer with an HTTP status, or hold it (no answer). */
+export interface ProxyFault {
+  readonly method?: string;
+  /** Matched against the request path (with query). */
+  readonly path: RegExp;
+  readonly action: number | 'hold';
+}
+
+export interface HarnessOptions {
+  /** Put an HTTPS proxy between restic and s3rver that can fail or hold requests (`faults`). */
+  readonly proxy?: boolean;
+}
+
+/** The S3 proxy (node -e PROXY PORT S3PORT KEY CERT FAULTS_FILE). */
+const PROXY = `
+const fs = require('fs'), https = require('https');
+const [port, s3Port, key, cert, faultsFile] = process.argv.slice(1);
+const ca = fs.readFileSync(cert);
+https.createServer({ key: fs.readFileSync(key), cert: ca }, (req, res) => {
+  const faults = JSON.parse(fs.readFileSync(faultsFile, 'utf8'));
+  const f = faults.find((x) => (!x.method || x.method === req.method) && new RegExp(x.path).test(req.url));
+  if (f && f.action === 'hold') return;
+  if (f) {
+    req.resume();
+    res.writeHead(f.action, { 'Content-Type': 'application/xml' });
+    res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + (f.action === 403 ? 'AccessDenied' : 'InternalError') + '</Code><Message>injected by the test proxy</Message></Error>');
+    return;
+  }
+  const up = https.request({ host: '127.0.0.1', port: s3Port, method: req.method, path: req.url, headers: req.headers, ca }, (r) => {
+    res.writeHead(r.statusCode, r.headers);
+    r.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+}).listen(Number(port), '127.0.0.1');
+`;
+
 export class Harness {
   readonly dir: string;
   readonly pgData: string;
@@ -79,8 +117,11 @@ export class Harness {
   s3Port = 0;
   private s3?: ChildProcess;
   readonly bucket = 'backups';
+  proxyPort = 0;
+  private proxy?: ChildProcess;
+  private currentFaults: ProxyFault[] = [];
 
-  constructor() {
+  constructor(private readonly options: HarnessOptions = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-backups-'));
     fs.chmodSync(this.dir, 0o755);
     this.pgData = path.join(this.dir, 'pg');
@@ -97,7 +138,8 @@ export class Harness {
     fs.writeFileSync(fake, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${q(this.metricsFile)}\n`, { mode: 0o755 });
   }
 
-  get repository(): string { return `s3:https://127.0.0.1:${this.s3Port}/${this.bucket}/restic`; }
+  get repository(): string { return `s3:https://127.0.0.1:${this.proxyPort || this.s3Port}/${this.bucket}/restic`; }
+  get faultsFile(): string { return path.join(this.dir, 'proxy-faults.json'); }
   get cacert(): string { return path.join(this.dir, 'cert.pem'); }
   get spoolDir(): string { return path.join(this.dir, 'spool'); }
 
@@ -106,6 +148,7 @@ export class Harness {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(this.dir, 'key.pem'), '-out', this.cacert], { stdio: 'ignore' });
     await this.startS3();
+    if (this.options.proxy) await this.startProxy();
     await this.startPostgres();
     this.writeConfig();
   }
@@ -115,6 +158,33 @@ export class Harness {
     this.s3 = spawn(S3RVER, ['-d', this.s3Dir, '-a', '127.0.0.1', '-p', String(this.s3Port), '-s',
       '--key', path.join(this.dir, 'key.pem'), '--cert', this.cacert, '--configure-bucket', this.bucket], { stdio: 'ignore' });
     await waitFor(() => spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${this.s3Port}`]).status === 0, 's3rver');
+  }
+
+  /**
+   * Forwards to s3rver unless a fault matches; stopProxy() makes the storage unreachable. A
+   * process of its own: the tests run the tool with spawnSync, which blocks this one.
+   */
+  async startProxy(): Promise<void> {
+    this.proxyPort = this.proxyPort || await freePort();
+    this.setFaults(this.currentFaults);
+    this.proxy = spawn(process.execPath, ['-e', PROXY, String(this.proxyPort), String(this.s3Port), path.join(this.dir, 'key.pem'), this.cacert, this.faultsFile],
+      { stdio: 'ignore' });
+    await waitFor(() => spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${this.proxyPort}`]).status === 0, 'the S3 proxy');
+  }
+
+  /** Requests matching one of these are failed or held by the proxy (read at each request). */
+  setFaults(faults: ProxyFault[]): void {
+    this.currentFaults = faults;
+    fs.writeFileSync(this.faultsFile, JSON.stringify(faults.map((f) => ({ method: f.method, path: f.path.source, action: f.action }))));
+  }
+
+  /** Stops the proxy: its port refuses connections (the storage is unreachable). */
+  async stopProxy(): Promise<void> {
+    const p = this.proxy;
+    this.proxy = undefined;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
   }
 
   async startPostgres(): Promise<void> {
@@ -237,6 +307,7 @@ export class Harness {
   }
 
   async stop(): Promise<void> {
+    await this.stopProxy();
     try { this.pgStop('immediate'); } catch { /* already stopped */ }
     if (this.s3 && this.s3.exitCode === null) {
       this.s3.kill('SIGTERM');

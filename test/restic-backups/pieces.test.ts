@@ -143,6 +143,19 @@ test('a split that dies midway leaves no stream.sha256: the directory never pass
   expect(out.stdout.length).toBe(0);
 });
 
+test('split --pending leaves the checksum as .pending: join refuses it until the caller, knowing the producer exited 0, renames it', () => {
+  const input = stream(5000);
+  split(input); // an earlier complete stream
+  const r = spawnSync(TOOL, ['split', dir, String(PIECE), '--pending'], { input: stream(3000) });
+  expect(r.status).toBe(0);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('stream.sha256'))).toEqual(['stream.sha256.pending']);
+  const refused = join();
+  expect(refused.status).toBe(65);
+  expect(refused.stdout.length).toBe(0);
+  fs.renameSync(path.join(dir, 'stream.sha256.pending'), path.join(dir, 'stream.sha256'));
+  expect(join().stdout.equals(stream(3000))).toBe(true);
+});
+
 test('bad arguments exit 64 with the usage', () => {
   const r = spawnSync(TOOL, ['split', dir, '10'], { encoding: 'utf8' });
   expect(r.status).toBe(64);

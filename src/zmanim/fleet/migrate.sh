@@ -21,7 +21,7 @@
 export SHTETL_SERVICE=zmanim
 # shellcheck source-path=SCRIPTDIR source=../../constructs/graviton-data-host/host/lib.sh
 source "${ZMANIM_HOST_DIR:-/opt/zmanim/host}/lib.sh"
-# Run with bash (and its pieces tool with python3): the asset was unzipped without file modes.
+# Run with python3 (it runs its pieces tool the same way): the asset was unzipped without file modes.
 RESTIC_BACKUPS=${ZMANIM_RESTIC_BACKUPS:-/opt/zmanim/restic-backups/restic-backups}
 FULL_SOURCE=${ZMANIM_MIGRATION_SOURCE:-database}
 
@@ -116,7 +116,7 @@ case "$command" in
     rc=0
     PGOPTIONS="-c role=$DB_USER" \
       RESTIC_BACKUPS_RESTORE_PGOPTIONS="-c role=$DB_USER -c maintenance_work_mem=256MB -c synchronous_commit=off" \
-      bash "$RESTIC_BACKUPS" restore --database "$DB_NAME" "$@" || rc=$?
+      python3 "$RESTIC_BACKUPS" restore --database "$DB_NAME" "$@" || rc=$?
     master_psql postgres -c "ALTER ROLE $DB_USER NOCREATEDB"
     revoke_createdb=0
     ((rc == 0)) || die "the restore into RDS failed or did not verify (exit $rc); $DB_NAME on RDS was not replaced"
@@ -129,7 +129,7 @@ SQL
     ;;
   backup)
     [[ $# -eq 0 ]] || usage
-    bash "$RESTIC_BACKUPS" backup "$FULL_SOURCE" || die "the backup of RDS into the repository failed"
+    python3 "$RESTIC_BACKUPS" backup "$FULL_SOURCE" || die "the backup of RDS into the repository failed"
     log "RDS database $DB_NAME is in the repository as the newest $FULL_SOURCE snapshot; restore it on the single host (README, Scaling path)"
     ;;
   counts)
