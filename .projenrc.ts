@@ -117,6 +117,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
 for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/bench/', '/cdk.out/', '/cdk.json', '/cdk.context.json', '/.ci/', '/projenrc/']) {
   project.addPackageIgnore(pattern);
 }
+// Docs: the package ships the library's own (README.md, API.md, and each construct's README.md,
+// which the post-compile step below copies into lib/); the zmanim guides in docs/ stay here.
+project.addPackageIgnore('/docs/');
 
 // Host files: constructs ship scripts, units and CloudFront function code that they read
 // at synth time relative to their own module. jsii compiles only the TypeScript into lib/,

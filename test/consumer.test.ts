@@ -76,10 +76,16 @@ test('the peer dependencies are caret ranges from the lowest supported version; 
 
 test('the package holds the library, its bundled handlers and docs, and nothing of the app', () => {
   expect(packedFiles).toEqual(expect.arrayContaining(['lib/index.js', 'lib/index.d.ts', '.jsii', 'README.md', 'API.md']));
+  // Each construct's README ships beside its code; the app's guides (docs/) do not.
+  const readmes = readdirSync(join(root, 'src', 'constructs'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'src', 'constructs', entry.name, 'README.md')))
+    .map((entry) => `lib/constructs/${entry.name}/README.md`);
+  expect(readmes.length).toBeGreaterThan(0);
+  expect(packedFiles).toEqual(expect.arrayContaining(readmes));
   const bundles = readdirSync(join(root, 'assets'), { recursive: true }).map(String).filter((f) => f.endsWith('index.js')).map((f) => `assets/${f}`);
   expect(bundles.length).toBeGreaterThan(0);
   expect(packedFiles).toEqual(expect.arrayContaining(bundles));
-  const leaked = packedFiles.filter((f) => /^(lib\/app\.|lib\/zmanim\/|src\/|test\/|integ\/|packer\/|bench\/|cdk\.out\/|cdk\.json)/.test(f));
+  const leaked = packedFiles.filter((f) => /^(lib\/app\.|lib\/zmanim\/|src\/|test\/|integ\/|packer\/|bench\/|docs\/|cdk\.out\/|cdk\.json)/.test(f));
   expect(leaked).toEqual([]);
 });
 
