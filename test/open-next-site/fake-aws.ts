@@ -14,6 +14,13 @@ export class FakeAws {
   public readonly objects = new Map<string, { body: Buffer; contentType?: string; cacheControl?: string }>();
   /** Every SQS message sent. */
   public readonly messages: { queueUrl: string; body: string; groupId?: string; deduplicationId?: string }[] = [];
+  /** Secrets Manager secrets by id: a value per stage and when AWSCURRENT was created. */
+  public readonly secrets = new Map<string, { AWSCURRENT?: string; AWSPENDING?: string; AWSPREVIOUS?: string; currentCreated?: Date }>();
+  /** Called after every GetSecretValue answer, with the number answered so far. */
+  public onSecretRead?: (count: number) => void;
+  private secretReads = 0;
+  /** When set, Secrets Manager answers every call with this error (an outage). */
+  public secretsOutage?: string;
   /** Every call, as `service:operation`. */
   public readonly calls: string[] = [];
   public url = '';
@@ -57,6 +64,7 @@ export class FakeAws {
     const target = String(req.headers['x-amz-target'] ?? '');
     const url = new URL(req.url ?? '/', this.url);
     if (target.startsWith('DynamoDB_')) return this.dynamo(target.split('.')[1], JSON.parse(body.toString('utf8')), res);
+    if (target.startsWith('secretsmanager.')) return this.secretsManager(target.split('.')[1], JSON.parse(body.toString('utf8')), res);
     if (target.startsWith('AmazonSQS.')) return this.sqs(target.split('.')[1], JSON.parse(body.toString('utf8')), res);
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
     if (invoke) {
@@ -121,6 +129,29 @@ export class FakeAws {
     const i = items.findIndex((x) => x.tag?.S === item.tag?.S && x.path?.S === item.path?.S);
     if (i >= 0) items[i] = item;
     else items.push(item);
+  }
+
+  private secretsManager(op: string, input: any, res: ServerResponse) {
+    this.calls.push(`secretsmanager:${op}:${input.VersionStage ?? ''}`);
+    res.setHeader('content-type', 'application/x-amz-json-1.1');
+    // Every answer (found or not) counts; the hook runs once the answer is on its way.
+    this.secretReads += 1;
+    const count = this.secretReads;
+    res.on('finish', () => this.onSecretRead?.(count));
+    const fail = (type: string, message: string, status = 400) => {
+      res.statusCode = status;
+      return res.end(JSON.stringify({ __type: type, message }));
+    };
+    if (this.secretsOutage) return fail('InternalServiceError', this.secretsOutage, 500);
+    if (op !== 'GetSecretValue') return fail('UnsupportedOperation', op);
+    const secret = this.secrets.get(input.SecretId);
+    const stage = (input.VersionStage ?? 'AWSCURRENT') as 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
+    const value = secret?.[stage];
+    if (!secret || value === undefined) return fail('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
+    const created = stage === 'AWSCURRENT' ? secret.currentCreated ?? new Date() : new Date(0);
+    return res.end(JSON.stringify({
+      ARN: input.SecretId, Name: 'origin-verify', VersionId: stage, SecretString: value, VersionStages: [stage], CreatedDate: created.getTime() / 1000,
+    }));
   }
 
   private sqs(op: string, input: any, res: ServerResponse) {

@@ -18,7 +18,7 @@ import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lam
  * staged asset of the synthesized template) with the event that the caller sends and the
  * environment in the template; the AWS SDK calls inside go to FakeAws.
  */
-const NAMES = { table: 'site-tag-cache', cache: 'site-cache', assets: 'site-assets', queue: 'https://sqs.eu-west-1.amazonaws.com/111111111111/revalidation.fifo', server: 'site-server' };
+const NAMES = { secret: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:origin-verify-AbCdEf', table: 'site-tag-cache', cache: 'site-cache', assets: 'site-assets', queue: 'https://sqs.eu-west-1.amazonaws.com/111111111111/revalidation.fifo', server: 'site-server' };
 
 let outdir: string;
 let site: OpenNextSite;
@@ -31,6 +31,7 @@ const names = () => ({
   [stack.getLogicalId(site.assetsBucket.node.defaultChild as any)]: NAMES.assets,
   [stack.getLogicalId(site.revalidationQueue!.node.defaultChild as any)]: NAMES.queue,
   [stack.getLogicalId(site.serverFunction.node.defaultChild as any)]: NAMES.server,
+  [stack.getLogicalId(site.originVerifySecret.node.defaultChild as any)]: NAMES.secret,
 });
 
 beforeAll(async () => {
@@ -42,6 +43,7 @@ beforeAll(async () => {
   app.synth();
   fake = new FakeAws();
   await fake.start();
+  fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
 });
 afterAll(async () => {
   await fake.stop();
@@ -153,6 +155,68 @@ describe('warmer, invoked by its EventBridge schedule, invokes the real server b
     expect(serverPayloads).toHaveLength(2);
     for (const p of serverPayloads) expect(p).toMatchObject({ type: 'warmer', concurrency: 2 });
   }, 120_000);
+});
+
+describe('server function through its public Function URL: only requests with a live origin-verify value reach Next.js', () => {
+  const page = (headers: Record<string, string> = {}) => functionUrlEvent('GET', '/dynamic', '', { accept: 'text/html', ...headers });
+  const statuses = async (events: unknown[], env: Record<string, string> = {}) => {
+    const run = await runHandler(fn(site.serverFunction), events, { ...fake.env(), ...env });
+    return run.results.map((r) => r.error ? `error ${r.error.message}` : r.result.statusCode);
+  };
+
+  test('the current value passes (the page renders); none, a wrong or an empty value gets 403 without Next.js', async () => {
+    const run = await runHandler(fn(site.serverFunction), [
+      page({ 'x-origin-verify': 'current-value' }), page(), page({ 'x-origin-verify': 'current-valuf' }), page({ 'x-origin-verify': '' }),
+    ], fake.env());
+    const [ok, none, wrong, empty] = run.results.map((r) => r.result);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('<h1>Dynamic page</h1>');
+    for (const refused of [none, wrong, empty]) {
+      expect(refused.statusCode).toBe(403);
+      expect(refused.body).toMatch(/^Forbidden: this origin only answers requests from its CloudFront distribution/);
+      expect(refused.headers['cache-control']).toBe('no-store');
+    }
+  }, 60_000);
+
+  test('during a rotation: AWSPENDING is accepted, AWSPREVIOUS only within the grace period after AWSCURRENT changed', async () => {
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'new-value', AWSPENDING: 'next-value', AWSPREVIOUS: 'old-value', currentCreated: new Date() });
+    expect(await statuses([page({ 'x-origin-verify': 'new-value' }), page({ 'x-origin-verify': 'next-value' }), page({ 'x-origin-verify': 'old-value' })]))
+      .toEqual([200, 200, 200]);
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'new-value', AWSPREVIOUS: 'old-value', currentCreated: new Date(Date.now() - 2 * 3600_000) });
+    expect(await statuses([page({ 'x-origin-verify': 'old-value' }), page({ 'x-origin-verify': 'new-value' })])).toEqual([403, 200]);
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+  }, 60_000);
+
+  test('a value rotated in while an instance has the old ones cached is accepted after one re-read', async () => {
+    const server = fn(site.serverFunction);
+    const before = fake.calls.filter((c) => c.startsWith('secretsmanager:')).length;
+    // The first request loads the values (3 reads: AWSCURRENT, AWSPENDING, AWSPREVIOUS); then
+    // the secret rotates behind the warm instance's back.
+    let firstRead = -1;
+    fake.onSecretRead = (count) => {
+      if (firstRead < 0) firstRead = count;
+      if (count === firstRead + 2) fake.secrets.set(NAMES.secret, { AWSCURRENT: 'rotated-value', AWSPREVIOUS: 'current-value', currentCreated: new Date() });
+    };
+    try {
+      const run = await runHandler(server, [page({ 'x-origin-verify': 'current-value' }), page({ 'x-origin-verify': 'rotated-value' }), page({ 'x-origin-verify': 'current-value' })],
+        { ...fake.env(), ORIGIN_VERIFY_MIN_REFRESH_SECONDS: '0' });
+      expect(run.results.map((r) => r.result.statusCode)).toEqual([200, 200, 200]);
+      // One load at the first request, one re-read for the unknown value; the third is cached.
+      expect(fake.calls.filter((c) => c.startsWith('secretsmanager:')).length - before).toBe(6);
+    } finally {
+      fake.onSecretRead = undefined;
+      fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+    }
+  }, 60_000);
+
+  test('Secrets Manager unavailable: 503, fail closed', async () => {
+    fake.secretsOutage = 'boom';
+    try {
+      expect(await statuses([page({ 'x-origin-verify': 'current-value' })])).toEqual([503]);
+    } finally {
+      fake.secretsOutage = undefined;
+    }
+  }, 60_000);
 });
 
 describe('image optimisation, invoked through its Function URL', () => {

@@ -47,10 +47,10 @@ describe('OpenNextSite from the fixture build', () => {
       '/_next/image*', '/_next/data/*', '/_next/static/*', '/favicon.ico', '/images/*', '/robots.txt', '/backend/*', '/*',
     ]);
     const originOf = (b: any) => config.Origins.find((o: any) => o.Id === b.TargetOriginId);
-    // Default behaviour -> server Function URL (custom origin with OAC); static -> S3 with OAC.
+    // Default behaviour -> server Function URL (no OAC: it checks the origin-verify header); static -> S3 with OAC.
     const server = originOf(config.DefaultCacheBehavior);
     expect(server.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
-    expect(server.OriginAccessControlId).toBeDefined();
+    expect(server.OriginAccessControlId).toBeUndefined();
     for (const b of config.CacheBehaviors.slice(2, 6)) {
       const o = originOf(b);
       expect(o.S3OriginConfig).toBeDefined();
@@ -108,18 +108,48 @@ describe('OpenNextSite from the fixture build', () => {
     }
   });
 
-  test('Function URLs take IAM auth only, with origin access control and CloudFront-only invoke permissions', () => {
-    const urls = t.template.findResources('AWS::Lambda::Url');
-    expect(Object.values(urls).map((u: any) => u.Properties.AuthType)).toEqual(['AWS_IAM', 'AWS_IAM']);
-    t.template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 3);
+  test('server Function URL without IAM auth, guarded by the rotated origin-verify value; image URL with IAM and OAC', () => {
+    const urls = Object.values(t.template.findResources('AWS::Lambda::Url')).map((u: any) => u.Properties);
+    const fnId = (u: any) => u.TargetFunctionArn['Fn::GetAtt'][0];
+    const serverId = t.stack.getLogicalId(t.site.serverFunction.node.defaultChild as any);
+    const imageId = t.stack.getLogicalId(t.site.imageFunction.node.defaultChild as any);
+    expect(urls.find((u) => fnId(u) === serverId).AuthType).toBe('NONE');
+    expect(urls.find((u) => fnId(u) === imageId).AuthType).toBe('AWS_IAM');
+    // Image function and S3 only.
+    t.template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 2);
     t.template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
       OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 'lambda', SigningBehavior: 'always' }),
     });
-    const perms = Object.values(t.template.findResources('AWS::Lambda::Permission')).map((p: any) => p.Properties)
-      .filter((p: any) => p.Principal === 'cloudfront.amazonaws.com');
-    expect(perms.map((p) => p.Action).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunction', 'lambda:InvokeFunctionUrl', 'lambda:InvokeFunctionUrl']);
-    for (const p of perms) expect(JSON.stringify(p.SourceArn)).toContain('distribution/');
-    expect(perms.filter((p) => p.Action === 'lambda:InvokeFunction').every((p) => p.InvokedViaFunctionUrl === true)).toBe(true);
+    const perms = Object.values(t.template.findResources('AWS::Lambda::Permission')).map((p: any) => p.Properties);
+    const cloudFrontPerms = perms.filter((p: any) => p.Principal === 'cloudfront.amazonaws.com');
+    expect(cloudFrontPerms.map((p) => p.Action).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
+    for (const p of cloudFrontPerms) {
+      expect(JSON.stringify(p.SourceArn)).toContain('distribution/');
+      expect(p.FunctionName['Fn::GetAtt'][0].startsWith(imageId.replace(/[0-9A-F]{8}$/, ''))).toBe(true);
+    }
+    const publicPerms = perms.filter((p: any) => p.Principal === '*');
+    expect(publicPerms.map((p) => [p.Action, p.FunctionName['Fn::GetAtt'][0]]).sort()).toEqual([
+      ['lambda:InvokeFunction', serverId], ['lambda:InvokeFunctionUrl', serverId],
+    ]);
+    // The server runs the origin-verify handler, which reads the secret that the rotation
+    // writes into the KeyValueStore that the viewer-request function reads.
+    const server = t.template.toJSON().Resources[serverId].Properties;
+    expect(server.Handler).toBe('shtetl-origin-verify.handler');
+    expect(server.Environment.Variables).toMatchObject({ ORIGIN_VERIFY_HANDLER: 'index.handler', ORIGIN_VERIFY_HEADER: 'x-origin-verify', ORIGIN_VERIFY_CACHE_SECONDS: '300' });
+    const secretId = t.stack.getLogicalId(t.site.originVerifySecret.node.defaultChild as any);
+    expect(server.Environment.Variables.ORIGIN_VERIFY_SECRET_ID).toEqual({ Ref: secretId });
+    t.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    t.template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: secretId }, RotateImmediatelyOnUpdate: true, RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    const [fn] = Object.values(t.template.findResources('AWS::CloudFront::Function')) as any[];
+    expect(fn.Properties.FunctionConfig.KeyValueStoreAssociations).toHaveLength(1);
+    expect(JSON.stringify(fn.Properties.FunctionCode)).toContain("delete request.headers['x-origin-verify']");
+    const rotation = (Object.values(t.template.findResources('AWS::Lambda::Function')) as any[])
+      .find((f) => String(f.Properties.Description).startsWith('Rotates the origin-verify value'));
+    expect(rotation.Properties.Environment.Variables).toMatchObject({ ACCEPT_DELAY_SECONDS: '30', KVS_ENTRY: 'origin-verify' });
   });
 
   test('functions: arm64, Node.js 24, OpenNext environment, no secret values', () => {
@@ -132,6 +162,7 @@ describe('OpenNextSite from the fixture build', () => {
     expect(server.Properties.Runtime).toBe('nodejs24.x');
     expect(Object.keys(server.Properties.Environment.Variables).sort()).toEqual([
       'CACHE_BUCKET_KEY_PREFIX', 'CACHE_BUCKET_NAME', 'CACHE_BUCKET_REGION', 'CACHE_DYNAMO_TABLE', 'NODE_OPTIONS',
+      'ORIGIN_VERIFY_CACHE_SECONDS', 'ORIGIN_VERIFY_HANDLER', 'ORIGIN_VERIFY_HEADER', 'ORIGIN_VERIFY_SECRET_ID',
       'REVALIDATION_QUEUE_REGION', 'REVALIDATION_QUEUE_URL',
     ]);
     expect(server.Properties.Environment.Variables.CACHE_BUCKET_KEY_PREFIX).toBe('_cache');
@@ -256,7 +287,8 @@ describe('options', () => {
     template.resourceCountIs('AWS::CloudFront::Distribution', 2);
     template.resourceCountIs('AWS::CloudFront::CachePolicy', 2);
     template.resourceCountIs('AWS::CloudFront::ResponseHeadersPolicy', 1);
-    template.resourceCountIs('AWS::CloudFront::Function', 1);
+    // One viewer-request function per site: each reads its own KeyValueStore.
+    template.resourceCountIs('AWS::CloudFront::Function', 2);
   });
 });
 

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cloudFrontFunction, viewerRequestEvent } from './cloudfront-function';
 import { fixtureOpenNextPath } from './fixture';
+import { viewerRequestFunctionCode } from '../../src/constructs/open-next-site/viewer-request';
 
 const run = promisify(execFile);
 const SRC = join(__dirname, '..', '..', 'src', 'constructs', 'open-next-site');
@@ -42,33 +43,37 @@ describe('the built server function, invoked like Lambda with a Function URL eve
   });
 });
 
-describe('CloudFront Function forwarded-host.js, executed on sample viewer-request events', () => {
-  // cloudfront-js-2.0 runs a top-level `handler`; evaluate the shipped file as it is.
-  const handler = new Function(`${readFileSync(join(SRC, 'forwarded-host.js'), 'utf8')}; return handler;`)() as (e: unknown) => any;
-  const event = (headers: Record<string, { value: string }>) => ({
-    version: '1.0',
-    context: { eventType: 'viewer-request' },
-    viewer: { ip: '203.0.113.1' },
-    request: { method: 'GET', uri: '/dynamic', querystring: { a: { value: '1' } }, headers, cookies: {} },
-  });
+describe('the viewer-request CloudFront Function, executed on sample viewer-request events', () => {
+  const store = new Map([['origin-verify', 'current-value-from-the-store']]);
+  const handler = cloudFrontFunction(viewerRequestFunctionCode('kvs-id', 'x-origin-verify', 'origin-verify'), store);
 
-  test('copies the viewer Host into x-forwarded-host and keeps the rest', () => {
-    const request = handler(event({ host: { value: 'zmanim.shtetl.io' }, accept: { value: 'text/html' } }));
+  test('copies the viewer Host into x-forwarded-host, adds the origin-verify value and keeps the rest', async () => {
+    const request = await handler(viewerRequestEvent('GET', '/dynamic', { host: 'zmanim.shtetl.io', accept: 'text/html' }, { a: '1' }));
     expect(request.headers['x-forwarded-host']).toEqual({ value: 'zmanim.shtetl.io' });
+    expect(request.headers['x-origin-verify']).toEqual({ value: 'current-value-from-the-store' });
     expect(request.headers.host).toEqual({ value: 'zmanim.shtetl.io' });
     expect(request.headers.accept).toEqual({ value: 'text/html' });
     expect(request.uri).toBe('/dynamic');
     expect(request.querystring).toEqual({ a: { value: '1' } });
   });
 
-  test('overwrites a spoofed x-forwarded-host with the real Host', () => {
-    const request = handler(event({ 'host': { value: 'zmanim.shtetl.io' }, 'x-forwarded-host': { value: 'evil.example' } }));
+  test('overwrites a spoofed x-forwarded-host and a viewer\'s own origin-verify header', async () => {
+    const request = await handler(viewerRequestEvent('POST', '/', { 'host': 'zmanim.shtetl.io', 'x-forwarded-host': 'evil.example', 'x-origin-verify': 'guess' }));
     expect(request.headers['x-forwarded-host']).toEqual({ value: 'zmanim.shtetl.io' });
+    expect(request.headers['x-origin-verify']).toEqual({ value: 'current-value-from-the-store' });
   });
 
-  test('drops x-forwarded-host when there is no Host', () => {
-    const request = handler(event({ 'x-forwarded-host': { value: 'evil.example' } }));
+  test('drops x-forwarded-host when there is no Host', async () => {
+    const request = await handler(viewerRequestEvent('GET', '/', { 'x-forwarded-host': 'evil.example' }));
     expect(request.headers['x-forwarded-host']).toBeUndefined();
+  });
+
+  test('an empty store (not yet rotated) fails closed: the viewer\'s header is dropped, none added', async () => {
+    const empty = cloudFrontFunction(viewerRequestFunctionCode('kvs-id', 'x-origin-verify', 'origin-verify'), new Map());
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const request = await empty(viewerRequestEvent('GET', '/', { 'host': 'a.example', 'x-origin-verify': 'guess' }));
+    log.mockRestore();
+    expect(request.headers['x-origin-verify']).toBeUndefined();
   });
 });
 

@@ -76,6 +76,12 @@ export interface OpenNextBuild {
   /** Prerendered ISR/SSG cache, uploaded to the cache bucket under `cacheKeyPrefix`. */
   readonly cacheDir?: string;
   readonly cacheKeyPrefix: string;
+  /**
+   * Whether the server reads and writes OpenNext's DynamoDB tag cache (`tagCache` "dynamodb"
+   * or "dynamodb-lite", the default, and the tag cache not disabled): the site then needs
+   * the table, with or without an initialization function to seed it.
+   */
+  readonly dynamoTagCache: boolean;
   /** Top-level entries of `assetsDir`: `name` and whether it is a folder. */
   readonly publicItems: { readonly name: string; readonly isDirectory: boolean }[];
 }
@@ -157,11 +163,14 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
   const buildIdFile = join(assetsDir, 'BUILD_ID');
   const buildId = existsSync(buildIdFile) ? readFileSync(buildIdFile, 'utf8').trim() : findBuildId(outputDir);
 
+  const server = fn('server function (origins.default)', origins.default);
+  const dynamoTagCache = !additional.disableTagCache && [origins.default].some((o) => ['dynamodb', 'dynamodb-lite', undefined].includes(o.tagCache));
   return {
     outputDir,
     buildId,
     output,
-    server: fn('server function (origins.default)', origins.default),
+    dynamoTagCache,
+    server,
     imageOptimizer: fn('image optimization function (origins.imageOptimizer)', origins.imageOptimizer),
     revalidation: additional.disableIncrementalCache ? undefined : optionalFn('revalidation function', additional.revalidationFunction),
     initialization: additional.disableTagCache ? undefined : optionalFn('tag cache initialization function', additional.initializationFunction),
