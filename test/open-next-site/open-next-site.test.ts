@@ -315,6 +315,26 @@ describe('other build shapes', () => {
     expect(modes).toHaveLength(2);
   });
 
+  test('no initialization function (no prerendered page has tags) but the DynamoDB tag cache on: the table exists, nothing to seed', () => {
+    const path = variant((m) => ({ ...m, additionalProps: { ...m.additionalProps, initializationFunction: undefined } }));
+    const { template, site } = synth({ openNextPath: path });
+    expect(site.tagCacheTable).toBeDefined();
+    const server = (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).find((f) => String(f.Properties.Description).startsWith('Next.js server'));
+    expect(server.Properties.Environment.Variables.CACHE_DYNAMO_TABLE).toEqual({ Ref: expect.stringMatching(/TagCache/) });
+    expect(functionsOf(template).some((d) => d.startsWith('Seeds the tag cache'))).toBe(false);
+    template.hasResourceProperties('Custom::OpenNextSiteDeployment', { SeedFunction: '' });
+  });
+
+  test('a tag cache that is not DynamoDB (e.g. an override) gets no table', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: { ...m.origins, default: { ...m.origins.default, tagCache: 'dummy' } },
+      additionalProps: { ...m.additionalProps, initializationFunction: undefined },
+    }));
+    const { site } = synth({ openNextPath: path });
+    expect(site.tagCacheTable).toBeUndefined();
+  });
+
   test('3.x manifests (no versionedSubDir) and builds without tag cache or revalidation', () => {
     const path = variant((m) => ({
       ...m,
