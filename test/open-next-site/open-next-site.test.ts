@@ -335,6 +335,65 @@ describe('other build shapes', () => {
     expect(site.tagCacheTable).toBeUndefined();
   });
 
+  test('split server functions: each its own function, public URL and origin, behind the behaviours OpenNext lists', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: {
+        ...m.origins,
+        api: { ...m.origins.default, bundle: '.open-next/server-functions/api' },
+        pages: { ...m.origins.default, bundle: '.open-next/server-functions/pages', streaming: true },
+      },
+      // OpenNext lists split patterns after the image behaviour and before _next/data/*.
+      behaviors: [m.behaviors[0], { pattern: 'api/*', origin: 'api' }, { pattern: 'blog/*', origin: 'pages' }, { pattern: 'about', origin: 'pages' }, ...m.behaviors.slice(1)],
+    }));
+    cpSync(join(path, 'server-functions', 'default'), join(path, 'server-functions', 'api'), { recursive: true });
+    cpSync(join(path, 'server-functions', 'default'), join(path, 'server-functions', 'pages'), { recursive: true });
+    const { template, site, stack } = synth({ openNextPath: path, warmerConcurrency: 1 });
+    expect(Object.keys(site.splitServerFunctions)).toEqual(['api', 'pages']);
+    expect(site.behaviors).toEqual([
+      '/_next/image*', '/api/*', '/blog/*', '/about', '/_next/data/*', '/_next/static/*', '/favicon.ico', '/images/*', '/robots.txt', '/*',
+    ]);
+    const config = distributionConfig(template);
+    const originOf = (pattern: string) => {
+      const b = config.CacheBehaviors.find((x: any) => x.PathPattern === pattern);
+      return config.Origins.find((o: any) => o.Id === b.TargetOriginId);
+    };
+    const urlOf = (fn: any) => {
+      const [urlId] = Object.entries(template.findResources('AWS::Lambda::Url'))
+        .find(([, u]: any) => u.Properties.TargetFunctionArn['Fn::GetAtt'][0] === stack.getLogicalId(fn.node.defaultChild))!;
+      return urlId;
+    };
+    expect(JSON.stringify(originOf('/api/*').DomainName)).toContain(urlOf(site.splitServerFunctions.api));
+    expect(JSON.stringify(originOf('/blog/*').DomainName)).toContain(urlOf(site.splitServerFunctions.pages));
+    expect(originOf('/about').Id).toBe(originOf('/blog/*').Id);
+    expect(JSON.stringify(originOf('/_next/data/*').DomainName)).toContain(urlOf(site.serverFunction));
+    for (const p of ['/api/*', '/blog/*', '/about']) {
+      const b = config.CacheBehaviors.find((x: any) => x.PathPattern === p);
+      expect(b.AllowedMethods).toContain('POST');
+      expect(b.FunctionAssociations).toHaveLength(1);
+      expect(originOf(p).OriginAccessControlId).toBeUndefined();
+    }
+    const urls = Object.values(template.findResources('AWS::Lambda::Url')).map((u: any) => u.Properties);
+    expect(urls.map((u) => `${u.AuthType} ${u.InvokeMode ?? 'BUFFERED'}`).sort()).toEqual(['AWS_IAM BUFFERED', 'NONE BUFFERED', 'NONE BUFFERED', 'NONE RESPONSE_STREAM']);
+    const fnProps = (f: any) => template.toJSON().Resources[stack.getLogicalId(f.node.defaultChild)].Properties;
+    for (const f of Object.values(site.splitServerFunctions)) {
+      expect(fnProps(f).Handler).toBe('shtetl-origin-verify.handler');
+      expect(Object.keys(fnProps(f).Environment.Variables)).toEqual(expect.arrayContaining(['ORIGIN_VERIFY_SECRET_ID', 'CACHE_BUCKET_NAME', 'CACHE_DYNAMO_TABLE', 'REVALIDATION_QUEUE_URL']));
+    }
+    // The warmer keeps every server function warm.
+    const warmer = (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).find((f) => String(f.Properties.Description).startsWith('Keeps'));
+    expect(JSON.stringify(warmer.Properties.Environment.Variables.WARM_PARAMS).match(/concurrency/g)).toHaveLength(3);
+  });
+
+  test('split functions past the behaviour quota: a clear error naming their patterns', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: { ...m.origins, api: { ...m.origins.default } },
+      behaviors: [m.behaviors[0], ...Array.from({ length: 20 }, (_, i) => ({ pattern: `api${i}/*`, origin: 'api' })), ...m.behaviors.slice(1)],
+    }));
+    expect(() => synth({ openNextPath: path })).toThrow(/the site itself needs 26 CloudFront cache behaviours, more than maxBehaviors \(25.*Split server functions: 20 pattern\(s\) \(\/api0\/\*, .*give split functions fewer patterns/);
+  });
+
   test('3.x manifests (no versionedSubDir) and builds without tag cache or revalidation', () => {
     const path = variant((m) => ({
       ...m,
@@ -387,7 +446,7 @@ describe('bad input', () => {
     expect(() => synth({ secretParameters: { 'BAD-NAME': '/a/b' } })).toThrow(/not an environment variable name/);
     expect(() => synth({ secretParameters: { KEY: 'relative' } })).toThrow(/not an absolute SSM parameter name/);
   });
-  test('unsupported builds: edge functions or split servers', () => {
+  test('unsupported builds: edge functions', () => {
     const copy = join(dir, '.open-next');
     cpSync(openNextPath, copy, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(copy, 'open-next.output.json'), 'utf8'));

@@ -16,6 +16,7 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PlannedBehavior, planBehaviors } from './behaviors';
 import { listFiles, OpenNextBuild, readOpenNextBuild, ResolvedFunction } from './open-next-output';
 import { SiteDeploymentFunction } from './site-deployment-function';
 import { viewerRequestFunctionCode } from './viewer-request';
@@ -256,6 +257,8 @@ export class OpenNextSite extends Construct {
   public readonly originVerifySecret: secretsmanager.ISecret;
   /** The KeyValueStore the site's CloudFront Function reads the origin-verify value from. */
   public readonly originVerifyStore: cloudfront.IKeyValueStore;
+  /** Split server functions (`functions` in open-next.config.ts) by their name there; each is its own origin. */
+  public readonly splitServerFunctions: { [name: string]: lambda.Function };
   /** The image optimisation function (`/_next/image`). */
   public readonly imageFunction: lambda.Function;
   /** The ISR revalidation function, when the build has one. */
@@ -282,10 +285,14 @@ export class OpenNextSite extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroy = removalPolicy === RemovalPolicy.DESTROY;
 
-    // The S3 behaviours, computed first so that a site with too many public items fails
-    // before anything else is built.
-    const s3Patterns = this.s3BehaviorPatterns();
-    this.checkBehaviorCount(s3Patterns.length + 2, 'the site itself');
+    // The behaviours, planned first so that a site with too many fails before anything else is built.
+    const plan = planBehaviors({
+      behaviors: this.build.output.behaviors,
+      serverOrigins: ['default', ...this.build.splitServers.map((x) => x.key)],
+      publicItems: this.build.publicItems,
+      versionedSubDir: this.build.versionedSubDir,
+    });
+    this.checkBehaviorCount(plan.length, 'the site itself', plan);
 
     const logBucket = props.logBucket ?? this.createLogBucket(destroy);
     const bucketProps: s3.BucketProps = {
@@ -336,9 +343,14 @@ export class OpenNextSite extends Construct {
     this.originVerifySecret = originVerify.secret;
     this.originVerifyStore = originVerify.store;
 
-    // Server function.
+    // Server functions: the default one and each split function of the build.
     this.serverFunction = this.createServerFunction('Server', this.build.server, props, 'Next.js server');
-    this.addSecretParameters(this.serverFunction, props.secretParameters ?? {});
+    const splitServers: { [origin: string]: lambda.Function } = {};
+    for (const { key, fn } of this.build.splitServers) {
+      splitServers[key] = this.createServerFunction(`Server${pascalCase(key)}`, fn, props, `Next.js server function "${key}"`);
+    }
+    this.splitServerFunctions = splitServers;
+    this.addSecretParameters([this.serverFunction, ...Object.values(splitServers)], props.secretParameters ?? {});
 
     this.imageFunction = this.openNextFunction('Image', this.build.imageOptimizer, {
       description: `Next.js image optimisation of ${this.node.path} (OpenNext)`,
@@ -359,12 +371,19 @@ export class OpenNextSite extends Construct {
 
     // CloudFront. The server's URL is public but refuses requests without the origin-verify
     // value; the image function (GET only, no bodies) keeps IAM auth with origin access control.
-    const serverUrl = this.serverFunctionUrl = this.serverFunction.addFunctionUrl({
-      authType: lambda.FunctionUrlAuthType.NONE,
-      invokeMode: this.build.server.streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
-    });
+    const serverOriginOf = (fn: lambda.Function, streaming: boolean) => {
+      const url = fn.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.NONE,
+        invokeMode: streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
+      });
+      return { url, origin: new origins.FunctionUrlOrigin(url, { readTimeout: Duration.seconds(60) }) };
+    };
+    const defaultServer = serverOriginOf(this.serverFunction, this.build.server.streaming);
+    this.serverFunctionUrl = defaultServer.url;
+    const serverOrigin = defaultServer.origin;
+    const serverOrigins: { [key: string]: cloudfront.IOrigin } = { default: serverOrigin };
+    for (const { key, fn } of this.build.splitServers) serverOrigins[key] = serverOriginOf(splitServers[key], fn.streaming).origin;
     const imageUrl = this.imageFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
-    const serverOrigin = new origins.FunctionUrlOrigin(serverUrl, { readTimeout: Duration.seconds(60) });
     const imageOrigin = origins.FunctionUrlOrigin.withOriginAccessControl(imageUrl, { readTimeout: Duration.seconds(30) });
     const assetsOrigin = origins.S3BucketOrigin.withOriginAccessControl(this.assetsBucket, { originPath: `/${this.build.assetsKeyPrefix}` });
 
@@ -410,10 +429,16 @@ export class OpenNextSite extends Construct {
       logFilePrefix: 'cloudfront/',
     });
     // Order matters: CloudFront takes the first behaviour whose pattern matches.
-    this.addBehavior(this.build.output.behaviors.find((b) => b.origin === 'imageOptimizer')?.pattern ?? '_next/image*',
-      imageOrigin, functionBehavior(imageOrigin, props.imageCachePolicy ?? policies.image));
-    this.addBehavior('_next/data/*', serverOrigin, serverBehavior);
-    for (const pattern of s3Patterns) this.addBehavior(pattern, assetsOrigin, staticBehavior);
+    const imageBehavior = functionBehavior(imageOrigin, props.imageCachePolicy ?? policies.image);
+    for (const { pattern, target } of plan) {
+      if (target.kind === 'image') this.addBehavior(pattern, imageOrigin, imageBehavior);
+      else if (target.kind === 's3') this.addBehavior(pattern, assetsOrigin, staticBehavior);
+      else if (target.origin === 'default') this.addBehavior(pattern, serverOrigin, serverBehavior);
+      else {
+        const origin = serverOrigins[target.origin];
+        this.addBehavior(pattern, origin, functionBehavior(origin, props.serverCachePolicy ?? policies.server));
+      }
+    }
     this.grantInvokeFromDistribution(this.imageFunction, 'Image');
 
     if (!customDomain) {
@@ -484,8 +509,9 @@ export class OpenNextSite extends Construct {
       TagCacheSeed: 'Writes tag items of this build into this site\'s tag cache table (grantWriteData includes its indexes).',
       SiteDeployment: 'Lists and deletes files of replaced builds in this site\'s own buckets (keys known at run time) and invokes the seed function (any version).',
       Revalidation: 'Receives from this site\'s revalidation queue only.',
-      Warmer: 'Invokes this site\'s server function (any version).',
+      Warmer: 'Invokes this site\'s server functions (any version).',
     };
+    for (const key of Object.keys(this.splitServerFunctions)) reasons[`Server${pascalCase(key)}`] = reasons.Server;
     for (const [id, reason] of Object.entries(reasons)) {
       const policy = this.node.tryFindChild(`${id}Role`)?.node.tryFindChild('DefaultPolicy');
       if (!policy) continue;
@@ -496,26 +522,22 @@ export class OpenNextSite extends Construct {
           'Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*',
           { regex: '/^Resource::<[A-Za-z0-9]*(Assets|Cache)[0-9A-F]{8}\\.Arn>\\/.*$/g' } as unknown as string,
           { regex: '/^Resource::<[A-Za-z0-9]*TagCache[0-9A-F]{8}\\.Arn>\\/index\\/\\*$/g' } as unknown as string,
-          { regex: '/^Resource::<[A-Za-z0-9]*(TagCacheSeed|Server)Function[0-9A-F]{8}\\.Arn>:\\*$/g' } as unknown as string,
+          { regex: '/^Resource::<[A-Za-z0-9]*(TagCacheSeed|Server[A-Za-z0-9]*)Function[0-9A-F]{8}\\.Arn>:\\*$/g' } as unknown as string,
         ],
       }]);
     }
   }
 
-  private checkBehaviorCount(count: number, what: string) {
+  private checkBehaviorCount(count: number, what: string, plan?: PlannedBehavior[]) {
     if (count > this.maxBehaviors) {
+      const split = (plan ?? []).filter((b) => b.target.kind === 'server' && b.target.origin !== 'default');
       throw new Error(`OpenNextSite ${this.node.path}: ${what} needs ${count} CloudFront cache behaviours, more than maxBehaviors (${this.maxBehaviors}, CloudFront's quota). ` +
         `Public files: ${this.build.publicItems.map((i) => i.name + (i.isDirectory ? '/' : '')).join(', ')}. ` +
-        'Move top-level files of public/ into a few folders (each folder is one behaviour), or raise the quota with AWS and set maxBehaviors.');
+        (split.length > 0 ? `Split server functions: ${split.length} pattern(s) (${split.map((b) => '/' + b.pattern).join(', ')}). ` : '') +
+        'Move top-level files of public/ into a few folders (each folder is one behaviour)' +
+        (split.length > 0 ? ', give split functions fewer patterns in open-next.config.ts' : '') +
+        ', or raise the quota with AWS and set maxBehaviors.');
     }
-  }
-
-  /** One behaviour per top-level item of the assets folder; `_next` narrowed to `_next/static/*`. */
-  private s3BehaviorPatterns(): string[] {
-    return this.build.publicItems
-      .filter((item) => item.name !== 'BUILD_ID')
-      .map((item) => item.name === this.build.versionedSubDir && item.isDirectory ? `${item.name}/static/*`
-        : item.isDirectory ? `${item.name}/*` : item.name);
   }
 
   /**
@@ -646,7 +668,7 @@ export class OpenNextSite extends Construct {
     permission.node.addDependency(fn);
   }
 
-  private addSecretParameters(fn: lambda.Function, secrets: Record<string, string>) {
+  private addSecretParameters(fns: lambda.Function[], secrets: Record<string, string>) {
     const entries = Object.entries(secrets);
     if (entries.length === 0) return;
     const stack = Stack.of(this);
@@ -656,13 +678,15 @@ export class OpenNextSite extends Construct {
       compatibleArchitectures: [lambda.Architecture.ARM_64],
       description: 'Loads SSM SecureString parameters into process.env before the handler (names in SSM_ENV_PARAMETERS)',
     });
-    fn.addLayers(layer);
-    fn.addEnvironment('NODE_OPTIONS', '--enable-source-maps --import /opt/ssm-env.mjs');
-    fn.addEnvironment('SSM_ENV_PARAMETERS', entries.map(([env, name]) => `${env}=${name}`).join(','));
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:GetParameters'],
-      resources: entries.map(([, name]) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') })),
-    }));
+    for (const fn of fns) {
+      fn.addLayers(layer);
+      fn.addEnvironment('NODE_OPTIONS', '--enable-source-maps --import /opt/ssm-env.mjs');
+      fn.addEnvironment('SSM_ENV_PARAMETERS', entries.map(([env, name]) => `${env}=${name}`).join(','));
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['ssm:GetParameters'],
+        resources: entries.map(([, name]) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') })),
+      }));
+    }
   }
 
   private createLogBucket(destroy: boolean): s3.Bucket {
@@ -746,9 +770,12 @@ export class OpenNextSite extends Construct {
       description: `Keeps ${concurrency} instance(s) of the server of ${this.node.path} warm (OpenNext)`,
       memorySize: 128,
       timeout: Duration.minutes(1),
-      environment: { WARM_PARAMS: JSON.stringify([{ concurrency, function: this.serverFunction.functionName }]) },
+      environment: {
+        WARM_PARAMS: JSON.stringify([this.serverFunction, ...Object.values(this.splitServerFunctions)]
+          .map((f) => ({ concurrency, function: f.functionName }))),
+      },
     });
-    this.serverFunction.grantInvoke(warmer);
+    for (const f of [this.serverFunction, ...Object.values(this.splitServerFunctions)]) f.grantInvoke(warmer);
     new events.Rule(this, 'WarmerSchedule', {
       description: `Warms ${this.node.path}`,
       schedule: events.Schedule.rate(props.warmerInterval ?? Duration.minutes(5)),
@@ -849,6 +876,11 @@ function sharedPolicies(scope: Construct): SharedPolicies {
     removeHeaders: ['server', 'x-powered-by'],
   });
   return { server, image, securityHeaders };
+}
+
+/** `api-v2` -> `ApiV2`, for construct ids. */
+function pascalCase(name: string): string {
+  return name.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
 }
 
 /**
