@@ -431,10 +431,7 @@ export class OpenNextSite extends Construct {
     // Order matters: CloudFront takes the first behaviour whose pattern matches.
     const imageBehavior = functionBehavior(imageOrigin, props.imageCachePolicy ?? policies.image);
     for (const { pattern, target } of plan) {
-      if (target.kind === 'image') this.addBehavior(pattern, imageOrigin, imageBehavior);
-      else if (target.kind === 's3') this.addBehavior(pattern, assetsOrigin, staticBehavior);
-      else if (target.origin === 'default') this.addBehavior(pattern, serverOrigin, serverBehavior);
-      else {
+      if (target.kind === 'image') {this.addBehavior(pattern, imageOrigin, imageBehavior);} else if (target.kind === 's3') {this.addBehavior(pattern, assetsOrigin, staticBehavior);} else if (target.origin === 'default') {this.addBehavior(pattern, serverOrigin, serverBehavior);} else {
         const origin = serverOrigins[target.origin];
         this.addBehavior(pattern, origin, functionBehavior(origin, props.serverCachePolicy ?? policies.server));
       }
