@@ -29,6 +29,11 @@ function findLambdaSources(dir: string): string[] {
 
 /** The Next.js app this repository can build itself: the default site of the zmanim app and the tests' fixture. */
 export const FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-app');
+/**
+ * The richer fixture of the OpenNextSite tests: App and Pages Router, middleware, ISR with
+ * revalidatePath/revalidateTag, a Server Action, route handlers with bodies, i18n, next/image.
+ */
+export const FULL_FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-full');
 
 /** Entries of a fixture app that are not inputs of its build. */
 const NOT_INPUTS = new Set(['node_modules', '.open-next', '.next', '.open-next.lock', '.turbo']);

@@ -11,7 +11,7 @@ export class FakeAws {
   /** DynamoDB items by table name. */
   public readonly tables = new Map<string, Record<string, any>[]>();
   /** S3 objects by `bucket/key`. */
-  public readonly objects = new Map<string, { body: Buffer; contentType?: string; cacheControl?: string }>();
+  public readonly objects = new Map<string, { body: Buffer; contentType?: string; cacheControl?: string; modified?: Date }>();
   /** Every SQS message sent. */
   public readonly messages: { queueUrl: string; body: string; groupId?: string; deduplicationId?: string }[] = [];
   /** Secrets Manager secrets by id: a value per stage and when AWSCURRENT was created. */
@@ -173,7 +173,7 @@ export class FakeAws {
     this.calls.push(`s3:${method}:${bucket}/${key}`);
     const id = `${bucket}/${key}`;
     if (method === 'PUT') {
-      this.objects.set(id, { body, contentType: req.headers['content-type'] as string, cacheControl: req.headers['cache-control'] as string });
+      this.objects.set(id, { body, contentType: req.headers['content-type'] as string, cacheControl: req.headers['cache-control'] as string, modified: new Date() });
       res.setHeader('etag', '"e"');
       return res.end();
     }
@@ -186,7 +186,7 @@ export class FakeAws {
       }
       res.setHeader('content-type', o.contentType ?? 'application/octet-stream');
       res.setHeader('content-length', String(o.body.length));
-      res.setHeader('last-modified', new Date(0).toUTCString());
+      res.setHeader('last-modified', (o.modified ?? new Date(0)).toUTCString());
       res.setHeader('etag', '"e"');
       if (o.cacheControl) res.setHeader('cache-control', o.cacheControl);
       return res.end(method === 'HEAD' ? undefined : o.body);

@@ -177,7 +177,7 @@ describe('OpenNextSite from the fixture build', () => {
 
   test('ISR: FIFO revalidation queue with DLQ feeding the revalidation function; tag cache table with its index', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ReceiveMessageWaitTimeSeconds: 20, RedrivePolicy: Match.anyValue() });
-    t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, EventSourceArn: Match.anyValue() });
+    t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, EventSourceArn: Match.anyValue(), FunctionResponseTypes: ['ReportBatchItemFailures'] });
     t.template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'tag', KeyType: 'HASH' }, { AttributeName: 'path', KeyType: 'RANGE' }],
       GlobalSecondaryIndexes: [Match.objectLike({

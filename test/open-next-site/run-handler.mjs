@@ -4,6 +4,9 @@
 //   node run-handler.mjs <bundle dir> <module.export> < events.json
 // stdin holds a JSON array of events, called one after another in the same process (a warm
 // instance). Prints one JSON line: { importMs, results: [{ ms, result } | { ms, error }] }.
+//   node run-handler.mjs <bundle dir> <module.export> --lines
+// keeps the instance: each stdin line {"id", "event"} is answered by a stdout line
+// {"id", "ms", "result"} or {"id", "ms", "error"}, in order.
 // The environment is the function's (the caller passes it), plus what Lambda sets.
 import { readFileSync } from 'node:fs';
 import { register } from 'node:module';
@@ -24,8 +27,8 @@ if (runtimeModules) {
     }`)}`);
 }
 
-const [dir, handlerSpec] = process.argv.slice(2);
-const events = JSON.parse(readFileSync(0, 'utf8'));
+const [dir, handlerSpec, mode] = process.argv.slice(2);
+const events = mode === '--lines' ? [] : JSON.parse(readFileSync(0, 'utf8'));
 process.chdir(dir);
 process.env.LAMBDA_TASK_ROOT = dir;
 const file = handlerSpec.slice(0, handlerSpec.lastIndexOf('.'));
@@ -39,7 +42,7 @@ const mod = await import(pathToFileURL(path).href);
 out.importMs = performance.now() - started;
 const handler = mod[exportName];
 let n = 0;
-for (const event of events) {
+async function call(event) {
   n += 1;
   const context = {
     functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'fn', awsRequestId: `req-${n}`,
@@ -48,10 +51,24 @@ for (const event of events) {
   const t0 = performance.now();
   try {
     const result = await handler(event, context);
-    out.results.push({ ms: performance.now() - t0, result });
+    return { ms: performance.now() - t0, result };
   } catch (e) {
-    out.results.push({ ms: performance.now() - t0, error: { name: e?.name, message: e?.message, stack: e?.stack } });
+    return { ms: performance.now() - t0, error: { name: e?.name, message: e?.message, stack: e?.stack } };
   }
 }
+
+if (mode === '--lines') {
+  const { createInterface } = await import('node:readline');
+  // Console output of the app must not mix with the answers on stdout.
+  console.log = console.info = console.debug = (...args) => process.stderr.write(args.join(' ') + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, importMs: out.importMs }) + '\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const { id, event } = JSON.parse(line);
+    process.stdout.write(JSON.stringify({ id, ...(await call(event)) }) + '\n');
+  }
+  process.exit(0);
+}
+for (const event of events) out.results.push(await call(event));
 process.stdout.write(JSON.stringify(out) + '\n');
 process.exit(0);

@@ -366,7 +366,9 @@ export class OpenNextSite extends Construct {
         memorySize: 256,
         timeout: Duration.seconds(30),
       });
-      this.revalidationFunction.addEventSource(new SqsEventSource(this.revalidationQueue, { batchSize: 5 }));
+      // OpenNext answers with the records whose page did not regenerate: only those return to
+      // the queue (and after three tries to its dead-letter queue).
+      this.revalidationFunction.addEventSource(new SqsEventSource(this.revalidationQueue, { batchSize: 5, reportBatchItemFailures: true }));
     }
 
     // CloudFront. The server's URL is public but refuses requests without the origin-verify
