@@ -327,3 +327,58 @@ describe('the Function URL called directly (not through CloudFront)', () => {
     }
   });
 });
+
+describe('split server functions (functions in open-next.config.ts) through the distribution', () => {
+  // The fixture's build with an "api" function for /api/* as OpenNext writes it for
+  // `functions: { api: { patterns: ['api/*'], ... } }`: its own bundle folder and origin,
+  // and its pattern listed before _next/data/*. The bundle is a copy of the default one.
+  let dir: string;
+  let split: { stack: Stack; site: OpenNextSite; harness: CloudFrontHarness; outdir: string };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'full-split-'));
+    const copy = join(dir, '.open-next');
+    cpSync(join(__dirname, '..', '..', FULL_FIXTURE_SITE_DIR, '.open-next'), copy, { recursive: true });
+    cpSync(join(copy, 'server-functions', 'default'), join(copy, 'server-functions', 'api'), { recursive: true });
+    const manifestFile = join(copy, 'open-next.output.json');
+    const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    m.origins.api = { ...m.origins.default, bundle: '.open-next/server-functions/api' };
+    m.behaviors.splice(1, 0, { pattern: 'api/*', origin: 'api' });
+    writeFileSync(manifestFile, JSON.stringify(m));
+    const splitOut = mkdtempSync(join(tmpdir(), 'full-split-out-'));
+    const app = new App({ outdir: splitOut, context: { 'aws:cdk:enable-asset-metadata': true } });
+    const s = new Stack(app, 'Split', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const w = new OpenNextSite(s, 'Web', { openNextPath: copy });
+    app.synth();
+    const sid = (c: any) => s.getLogicalId(c.node.defaultChild);
+    split = {
+      stack: s,
+      site: w,
+      outdir: splitOut,
+      harness: new CloudFrontHarness(s, splitOut, new Map([['origin-verify', 'current-value']]), {
+        [sid(w.originVerifySecret)]: SECRET, [sid(w.cacheBucket)]: CACHE_BUCKET, [sid(w.tagCacheTable)]: TABLE, [sid(w.revalidationQueue)]: QUEUE,
+      }, fake.env()),
+    };
+  });
+  afterAll(() => {
+    split?.harness.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (split) rmSync(split.outdir, { recursive: true, force: true });
+  });
+
+  test('/api/* reaches the api function, everything else the default one; both check the origin-verify value', async () => {
+    const apiId = split.stack.getLogicalId(split.site.splitServerFunctions.api.node.defaultChild as any);
+    const defaultId = split.stack.getLogicalId(split.site.serverFunction.node.defaultChild as any);
+    expect(split.harness.functionOrigins()).toMatchObject({ '/api/*': apiId, '*': defaultId, '/_next/data/*': defaultId });
+    const post = await split.harness.fetch(host, '/api/echo?x=1', { method: 'POST', body: '{"split":true}', headers: { 'content-type': 'application/json' } });
+    expect(post.route).toEqual({ pattern: '/api/*', origin: 'function' });
+    expect(post.json()).toMatchObject({ method: 'POST', body: { split: true }, originVerifySeen: false });
+    expect(split.harness.originRequests.map((r) => r.functionId)).toEqual([apiId]);
+    const page = await split.harness.fetch(host, '/dynamic', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(split.harness.originRequests.map((r) => r.functionId)).toEqual([apiId, defaultId]);
+    // Without the value (a direct call, or an empty store) the split function refuses too.
+    split.harness.keyValueStore.delete('origin-verify');
+    expect((await split.harness.fetch(host, '/api/echo')).status).toBe(403);
+    split.harness.keyValueStore.set('origin-verify', 'current-value');
+  });
+});

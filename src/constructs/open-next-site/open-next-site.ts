@@ -88,7 +88,7 @@ export interface OpenNextSiteProps {
 
   /**
    * Secrets the app reads from `process.env` at runtime, as environment variable name to
-   * SSM parameter name (a SecureString), e.g. `{ CLERK_SECRET_KEY: '/zmanim/prod/clerk-secret-key' }`.
+   * SSM parameter name (a SecureString), e.g. `{ CLERK_SECRET_KEY: '/myapp/prod/clerk-secret-key' }`.
    * The server function gets only the parameter names and `ssm:GetParameters` on them; a
    * layer loaded before the handler fetches the values at cold start into `process.env`.
    * No value is ever in the template or the function configuration.
@@ -232,9 +232,9 @@ export interface OpenNextSiteBehaviorOptions extends cloudfront.AddBehaviorOptio
  * @example
  * const site = new OpenNextSite(this, 'Site', {
  *   openNextPath: 'web/.open-next',
- *   domainNames: ['zmanim.shtetl.io'],
+ *   domainNames: ['www.example.com'],
  *   certificate,
- *   secretParameters: { CLERK_SECRET_KEY: '/zmanim/prod/clerk-secret-key' },
+ *   secretParameters: { CLERK_SECRET_KEY: '/myapp/prod/clerk-secret-key' },
  * });
  * site.addBehavior('/backend/*', apiOrigin, { cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED });
  */
@@ -934,14 +934,14 @@ function validateProps(props: OpenNextSiteProps) {
     throw new Error(`OpenNextSite: domainNames (${props.domainNames.join(', ')}) need a certificate from us-east-1 that covers them. Pass certificate, or leave domainNames out.`);
   }
   if (props.certificate && !(props.domainNames && props.domainNames.length > 0)) {
-    throw new Error('OpenNextSite: a certificate without domainNames is never used. Pass the domain names it covers, e.g. domainNames: ["zmanim.shtetl.io"].');
+    throw new Error('OpenNextSite: a certificate without domainNames is never used. Pass the domain names it covers, e.g. domainNames: ["www.example.com"].');
   }
   for (const [env, name] of Object.entries(props.secretParameters ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
       throw new Error(`OpenNextSite: secretParameters key "${env}" is not an environment variable name. Use e.g. CLERK_SECRET_KEY.`);
     }
     if (!Token.isUnresolved(name) && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(name)) {
-      throw new Error(`OpenNextSite: secretParameters.${env} = "${name}" is not an absolute SSM parameter name. Use e.g. "/zmanim/prod/clerk-secret-key".`);
+      throw new Error(`OpenNextSite: secretParameters.${env} = "${name}" is not an absolute SSM parameter name. Use e.g. "/myapp/prod/clerk-secret-key".`);
     }
     if (props.environment && env in props.environment) {
       throw new Error(`OpenNextSite: ${env} is both in environment and secretParameters. Keep secrets in secretParameters only.`);
