@@ -184,17 +184,24 @@ describe('pages and public files', () => {
     const redirect = await get('/old-page');
     expect(redirect.status).toBe(308);
     expect(redirect.headers.location).toMatch(/\/isr$/);
-    const rewrite = await get('/rewritten?a=1');
+    const rewrite = await get('/rewritten', { accept: 'text/html' });
     expect(rewrite.status).toBe(200);
-    expect(rewrite.headers['x-echo']).toBe('GET');
-    expect(rewrite.json()).toMatchObject({ method: 'GET', host });
+    expect(rewrite.text()).toContain('<h1>Dynamic page</h1>');
+  });
+
+  test('known limit of split builds: a middleware rewrite into another function\'s route is not served', async () => {
+    // CloudFront picks the function by the viewer's path (/rewritten-to-api: default), and the
+    // default function has no /api/echo route: Next.js answers 500.
+    const r = await get('/rewritten-to-api');
+    expect(r.route).toEqual({ pattern: '*', origin: 'function' });
+    expect(r.status).toBe(500);
   });
 });
 
 describe('route handlers: every method, with bodies', () => {
   test('GET with a query, HEAD, OPTIONS, DELETE', async () => {
     const r = await get('/api/echo?x=1&y=two');
-    expect(r.route).toEqual({ pattern: '*', origin: 'function' });
+    expect(r.route).toEqual({ pattern: '/api/*', origin: 'function' });
     expect(r.json()).toEqual({ method: 'GET', contentType: '', query: { x: '1', y: 'two' }, host, originVerifySeen: false, body: null });
     const head = await harness.fetch(host, '/api/echo', { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -329,56 +336,27 @@ describe('the Function URL called directly (not through CloudFront)', () => {
 });
 
 describe('split server functions (functions in open-next.config.ts) through the distribution', () => {
-  // The fixture's build with an "api" function for /api/* as OpenNext writes it for
-  // `functions: { api: { patterns: ['api/*'], ... } }`: its own bundle folder and origin,
-  // and its pattern listed before _next/data/*. The bundle is a copy of the default one.
-  let dir: string;
-  let split: { stack: Stack; site: OpenNextSite; harness: CloudFrontHarness; outdir: string };
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'full-split-'));
-    const copy = join(dir, '.open-next');
-    cpSync(join(__dirname, '..', '..', FULL_FIXTURE_SITE_DIR, '.open-next'), copy, { recursive: true });
-    cpSync(join(copy, 'server-functions', 'default'), join(copy, 'server-functions', 'api'), { recursive: true });
-    const manifestFile = join(copy, 'open-next.output.json');
-    const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
-    m.origins.api = { ...m.origins.default, bundle: '.open-next/server-functions/api' };
-    m.behaviors.splice(1, 0, { pattern: 'api/*', origin: 'api' });
-    writeFileSync(manifestFile, JSON.stringify(m));
-    const splitOut = mkdtempSync(join(tmpdir(), 'full-split-out-'));
-    const app = new App({ outdir: splitOut, context: { 'aws:cdk:enable-asset-metadata': true } });
-    const s = new Stack(app, 'Split', { env: { account: '111111111111', region: 'eu-west-1' } });
-    const w = new OpenNextSite(s, 'Web', { openNextPath: copy });
-    app.synth();
-    const sid = (c: any) => s.getLogicalId(c.node.defaultChild);
-    split = {
-      stack: s,
-      site: w,
-      outdir: splitOut,
-      harness: new CloudFrontHarness(s, splitOut, new Map([['origin-verify', 'current-value']]), {
-        [sid(w.originVerifySecret)]: SECRET, [sid(w.cacheBucket)]: CACHE_BUCKET, [sid(w.tagCacheTable)]: TABLE, [sid(w.revalidationQueue)]: QUEUE,
-      }, fake.env()),
-    };
-  });
-  afterAll(() => {
-    split?.harness.stop();
-    rmSync(dir, { recursive: true, force: true });
-    if (split) rmSync(split.outdir, { recursive: true, force: true });
-  });
-
+  // The fixture's open-next.config.ts puts the route handlers under /api/* into their own
+  // function "api"; OpenNext's output lists its origin and the pattern api/*.
   test('/api/* reaches the api function, everything else the default one; both check the origin-verify value', async () => {
-    const apiId = split.stack.getLogicalId(split.site.splitServerFunctions.api.node.defaultChild as any);
-    const defaultId = split.stack.getLogicalId(split.site.serverFunction.node.defaultChild as any);
-    expect(split.harness.functionOrigins()).toMatchObject({ '/api/*': apiId, '*': defaultId, '/_next/data/*': defaultId });
-    const post = await split.harness.fetch(host, '/api/echo?x=1', { method: 'POST', body: '{"split":true}', headers: { 'content-type': 'application/json' } });
+    expect(Object.keys(site.splitServerFunctions)).toEqual(['api']);
+    const apiId = id(site.splitServerFunctions.api);
+    const defaultId = id(site.serverFunction);
+    expect(harness.functionOrigins()).toMatchObject({ '/api/*': apiId, '*': defaultId, '/_next/data/*': defaultId });
+    expect(site.behaviors.slice(0, 3)).toEqual(['/_next/image*', '/api/*', '/_next/data/*']);
+    const before = harness.originRequests.length;
+    const post = await send('POST', '/api/echo?x=1', '{"split":true}', 'application/json');
     expect(post.route).toEqual({ pattern: '/api/*', origin: 'function' });
     expect(post.json()).toMatchObject({ method: 'POST', body: { split: true }, originVerifySeen: false });
-    expect(split.harness.originRequests.map((r) => r.functionId)).toEqual([apiId]);
-    const page = await split.harness.fetch(host, '/dynamic', { headers: { accept: 'text/html' } });
+    const page = await get('/dynamic', { accept: 'text/html' });
     expect(page.status).toBe(200);
-    expect(split.harness.originRequests.map((r) => r.functionId)).toEqual([apiId, defaultId]);
+    expect(harness.originRequests.slice(before).map((r) => r.functionId)).toEqual([apiId, defaultId]);
     // Without the value (a direct call, or an empty store) the split function refuses too.
-    split.harness.keyValueStore.delete('origin-verify');
-    expect((await split.harness.fetch(host, '/api/echo')).status).toBe(403);
-    split.harness.keyValueStore.set('origin-verify', 'current-value');
+    harness.keyValueStore.delete('origin-verify');
+    try {
+      expect((await get('/api/echo')).status).toBe(403);
+    } finally {
+      harness.keyValueStore.set('origin-verify', 'current-value');
+    }
   });
 });
