@@ -2,7 +2,13 @@ import { createRequire as topLevelCreateRequire } from 'module';const require = 
 
 // open-next.config.ts
 var config = {
-  default: {}
+  default: {},
+  functions: {
+    api: {
+      routes: ["app/api/echo/route", "app/api/revalidate/route"],
+      patterns: ["api/*"]
+    }
+  }
 };
 var open_next_config_default = config;
 export {
