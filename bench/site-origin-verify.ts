@@ -54,7 +54,8 @@ async function main() {
     app.synth();
     const secretId = stack.getLogicalId(site.originVerifySecret.node.defaultChild as any);
     fake.secrets.set('secret', { AWSCURRENT: 'current-value', currentCreated: new Date() });
-    const wrapped = deployedFunction(stack, outdir, site.serverFunction, { [secretId]: 'secret' });
+    // /api/echo lives in the fixture's split "api" function.
+    const wrapped = deployedFunction(stack, outdir, site.splitServerFunctions.api ?? site.serverFunction, { [secretId]: 'secret' });
     const inner = { ...wrapped, handler: wrapped.environment.ORIGIN_VERIFY_HANDLER };
     const viaWrapper = new LambdaInstance(wrapped, fake.env());
     const direct = new LambdaInstance(inner, fake.env());
