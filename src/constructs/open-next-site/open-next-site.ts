@@ -222,10 +222,14 @@ export interface OpenNextSiteBehaviorOptions extends cloudfront.AddBehaviorOptio
  * - Static files from S3 (origin access control), one behaviour per top-level public item;
  *   hashed `_next/static` files immutable for a year, the rest revalidated. Uploads never
  *   prune: a replaced build's files stay for `assetRetention`, then a deployment deletes them.
- * - Server and image functions on arm64 behind Function URLs that only CloudFront may call
- *   (origin access control, `AWS_IAM` auth); streaming when the build says so.
+ * - Server functions on arm64 (the default one and each split function of the build, each
+ *   its own origin) behind Function URLs without IAM auth, so request bodies reach them:
+ *   they answer only requests carrying the rotated origin-verify value that this
+ *   distribution adds from a KeyValueStore (others get 403 before Next.js runs). The image
+ *   function keeps `AWS_IAM` auth with origin access control. Streaming when the build says so.
  * - ISR: S3 cache, SQS FIFO revalidation queue and function, DynamoDB tag cache seeded on
- *   deployment; optional warmer.
+ *   deployment (the table also without a seed, whenever the build uses the DynamoDB tag
+ *   cache); optional warmer.
  * - HTTPS only (TLS 1.2 2021), HTTP/2 and 3, IPv6, compression, security headers,
  *   access logs, invalidation after each new build.
  *
