@@ -1,11 +1,13 @@
 /**
- * OpenNextSite in a real account, deploying the fixture Next.js app (test/fixtures/nextjs-app,
- * built by `npx projen fixture:build`). The assertions check through CloudFront that
+ * OpenNextSite in a real account, deploying the full fixture Next.js app
+ * (test/fixtures/nextjs-full, built on first use). The assertions check through CloudFront that
  * - the prerendered home page and the dynamic page answer 200 with their content;
+ * - a POST with a JSON body reaches a route handler, which never sees the origin-verify header;
  * - a public file is cached by CloudFront (second request: "Hit from cloudfront");
  * - a hashed `_next/static` chunk is served with the immutable Cache-Control;
  * - `/_next/image` returns a WebP for an `Accept: image/webp` request (arm64 sharp works);
- * and that the server function's URL called directly (not through CloudFront) answers 403.
+ * and that the server function's URL called directly (not through CloudFront, so without the
+origin-verify value) answers 403, also for a POST with a body.
  *
  * Run: `npx projen integ:deploy` (credentials for a bootstrapped test account).
  *
@@ -20,9 +22,9 @@ import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { OpenNextSite } from '../src';
 import { listFiles } from '../src/constructs/open-next-site/open-next-output';
-import { ensureFixtureSite } from '../src/zmanim/prepare-assets';
+import { ensureNextFixture, FULL_FIXTURE_SITE_DIR } from '../src/zmanim/prepare-assets';
 
-const openNextPath = ensureFixtureSite(join(__dirname, '..'), () => undefined);
+const openNextPath = ensureNextFixture(join(__dirname, '..', FULL_FIXTURE_SITE_DIR), () => undefined);
 const chunk = listFiles(join(openNextPath, 'assets')).find((f) => f.startsWith('_next/static/chunks/') && f.endsWith('.js'))!;
 
 const app = new App();
@@ -37,7 +39,7 @@ const integ = new IntegTest(app, 'OpenNextSiteTest', { testCases: [stack] });
 const wait = { totalTimeout: Duration.minutes(15), interval: Duration.seconds(30) };
 
 integ.assertions.httpApiCall(`${site.url}/`)
-  .expect(ExpectedResult.objectLike({ status: 200, body: Match.stringLikeRegexp('Static home page') }))
+  .expect(ExpectedResult.objectLike({ status: 200, body: Match.stringLikeRegexp('Full fixture home') }))
   .waitForAssertions(wait);
 
 integ.assertions.httpApiCall(`${site.url}/dynamic`)
@@ -61,6 +63,15 @@ integ.assertions.httpApiCall(`${site.url}/_next/image?url=%2Fimages%2Flogo.png&w
   .expect(ExpectedResult.objectLike({ status: 200, headers: Match.objectLike({ 'content-type': ['image/webp'] }) }))
   .waitForAssertions(wait);
 
-// Straight to the Function URL, without CloudFront's signature: refused by IAM auth.
+// A body reaches the route handler through CloudFront (origin access control would refuse it).
+const json = { 'content-type': 'application/json' };
+integ.assertions.httpApiCall(`${site.url}/api/echo`, { method: 'POST', body: JSON.stringify({ integ: true }), headers: json })
+  // (the assertion provider parses JSON bodies)
+  .expect(ExpectedResult.objectLike({ status: 200, body: Match.objectLike({ method: 'POST', originVerifySeen: false, body: { integ: true } }) }))
+  .waitForAssertions(wait);
+
+// Straight to the Function URL, without the origin-verify value: refused before Next.js.
 integ.assertions.httpApiCall(site.serverFunctionUrl.url)
+  .expect(ExpectedResult.objectLike({ status: 403 }));
+integ.assertions.httpApiCall(`${site.serverFunctionUrl.url}api/echo`, { method: 'POST', body: '{"direct":true}', headers: json })
   .expect(ExpectedResult.objectLike({ status: 403 }));

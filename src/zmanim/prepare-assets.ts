@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /**
@@ -28,22 +29,44 @@ function findLambdaSources(dir: string): string[] {
 
 /** The Next.js app this repository can build itself: the default site of the zmanim app and the tests' fixture. */
 export const FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-app');
+/**
+ * The richer fixture of the OpenNextSite tests: App and Pages Router, middleware, ISR with
+ * revalidatePath/revalidateTag, a Server Action, route handlers with bodies, i18n, next/image.
+ */
+export const FULL_FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-full');
+
+/** Entries of a fixture app that are not inputs of its build. */
+const NOT_INPUTS = new Set(['node_modules', '.open-next', '.next', '.open-next.lock', '.turbo']);
 
 /**
- * Builds the fixture Next.js app with OpenNext (`npm ci` when its node_modules are missing
- * or older than its lock file, then `open-next build`) when `.open-next/` is missing or
- * older than any of its sources. Synth from a fresh clone then has a site to deploy; the
- * frontend workflow passes the real web app's build instead (`-c zmanim:site=...`).
- * Returns the `.open-next` folder.
+ * Builds the fixture Next.js app with OpenNext when its `.open-next/` is missing or was
+ * built from other inputs. Synth from a fresh clone then has a site to deploy; the frontend
+ * workflow passes the real web app's build instead (`-c zmanim:site=...`). Returns the
+ * `.open-next` folder.
  */
 export function ensureFixtureSite(root: string, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): string {
-  const dir = join(root, FIXTURE_SITE_DIR);
-  const output = join(dir, '.open-next', 'open-next.output.json');
-  const sources = ['app', 'public', 'next.config.mjs', 'open-next.config.ts', 'package.json', 'package-lock.json'].map((p) => join(dir, p));
-  const upToDate = () => existsSync(output) && statSync(output).mtimeMs >= Math.max(...sources.flatMap((p) => existsSync(p) ? [newestMtime(p)] : []));
-  if (upToDate()) return join(dir, '.open-next');
+  // The first synth of a fresh clone spends minutes building it: say why before it starts.
+  const explain = () => log('Building the test fixture Next.js app, the site when site.openNextPath is not set (once: npm ci and an OpenNext build, about 2 minutes; '
+    + 'later synths reuse it). A deploy needs your web app\'s build instead: -c zmanim:site=\'{"openNextPath":"../web/.open-next"}\'.');
+  return ensureNextFixture(join(root, FIXTURE_SITE_DIR), log, explain);
+}
 
-  // Parallel jest workers and synths would otherwise build into the same folder at once.
+/**
+ * Builds the Next.js app in `dir` with OpenNext (`npm ci`, then `npm run build:open-next`)
+ * unless its `.open-next/` was built from the same inputs. The cache is keyed on content,
+ * not times: a SHA-256 of every source file (everything but node_modules and build output)
+ * and the Node.js major version, written into `.open-next/.inputs-sha256` after a build
+ * succeeds; `npm ci` runs when node_modules differs from package-lock.json. A fresh
+ * checkout (new mtimes, same files) therefore reuses a build, and an edit rebuilds it.
+ * Parallel jest workers and synths wait for each other on a lock folder.
+ */
+export function ensureNextFixture(dir: string, log: (line: string) => void = (l) => process.stderr.write(l + '\n'), beforeBuild?: () => void): string {
+  const outputDir = join(dir, '.open-next');
+  const stampFile = join(outputDir, '.inputs-sha256');
+  const inputs = fixtureInputsHash(dir);
+  const upToDate = () => existsSync(join(outputDir, 'open-next.output.json')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === inputs;
+  if (upToDate()) return outputDir;
+
   const lock = join(dir, '.open-next.lock');
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
@@ -58,27 +81,53 @@ export function ensureFixtureSite(root: string, log: (line: string) => void = (l
     }
   }
   try {
-    if (!upToDate()) buildFixture(dir, output, log);
+    if (!upToDate()) {
+      beforeBuild?.();
+      buildFixture(dir, log);
+      writeFileSync(stampFile, inputs);
+    }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
-  return join(dir, '.open-next');
+  return outputDir;
 }
 
-function buildFixture(dir: string, output: string, log: (line: string) => void) {
-  // The first synth of a fresh clone spends minutes here: say why before it starts.
-  log('Building the test fixture Next.js app, the site when site.openNextPath is not set (once: npm ci and an OpenNext build, about 2 minutes; '
-    + 'later synths reuse it). A deploy needs your web app\'s build instead: -c zmanim:site=\'{"openNextPath":"../web/.open-next"}\'.');
-  const installed = join(dir, 'node_modules', '.package-lock.json');
-  if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(join(dir, 'package-lock.json')).mtimeMs) {
+/** SHA-256 over the relative path and content of every build input of the app in `dir`. */
+export function fixtureInputsHash(dir: string): string {
+  const hash = createHash('sha256').update(`node${process.versions.node.split('.')[0]}\0`);
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (d === dir && NOT_INPUTS.has(entry.name)) continue;
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) hash.update(relative(dir, path).split('\\').join('/')).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+function buildFixture(dir: string, log: (line: string) => void) {
+  if (!installMatchesLock(dir)) {
     log(`Installing the fixture Next.js app's dependencies (npm ci in ${dir})...`);
     run('npm', ['ci', '--no-audit', '--no-fund'], dir);
   }
   log(`Building the fixture Next.js app with OpenNext (${dir}, ~1 min)...`);
+  rmSync(join(dir, '.open-next'), { recursive: true, force: true });
   run('npm', ['run', 'build:open-next'], dir);
-  if (!existsSync(output)) {
-    throw new Error(`open-next build in ${dir} finished without writing ${output}; run \`npm run build:open-next\` there to see why.`);
+  if (!existsSync(join(dir, '.open-next', 'open-next.output.json'))) {
+    throw new Error(`open-next build in ${dir} finished without writing .open-next/open-next.output.json; run \`npm run build:open-next\` there to see why.`);
   }
+}
+
+/** Whether node_modules holds exactly the package versions of package-lock.json (npm's own record of the install). */
+function installMatchesLock(dir: string): boolean {
+  const installed = join(dir, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed)) return false;
+  const wanted = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')).packages ?? {};
+  const have = JSON.parse(readFileSync(installed, 'utf8')).packages ?? {};
+  return Object.entries(wanted).every(([path, p]) => path === '' || (p as { optional?: boolean }).optional === true && !have[path]
+    || have[path]?.version === (p as { version?: string }).version);
 }
 
 function run(command: string, args: string[], cwd: string) {
@@ -87,10 +136,4 @@ function run(command: string, args: string[], cwd: string) {
   } catch (e) {
     throw new Error(`\`${command} ${args.join(' ')}\` failed in ${cwd} (${(e as Error).message}). It needs Node.js 20+ and the npm registry (OpenNext installs sharp for linux-arm64).`);
   }
-}
-
-function newestMtime(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
 }

@@ -47,10 +47,10 @@ describe('OpenNextSite from the fixture build', () => {
       '/_next/image*', '/_next/data/*', '/_next/static/*', '/favicon.ico', '/images/*', '/robots.txt', '/backend/*', '/*',
     ]);
     const originOf = (b: any) => config.Origins.find((o: any) => o.Id === b.TargetOriginId);
-    // Default behaviour -> server Function URL (custom origin with OAC); static -> S3 with OAC.
+    // Default behaviour -> server Function URL (no OAC: it checks the origin-verify header); static -> S3 with OAC.
     const server = originOf(config.DefaultCacheBehavior);
     expect(server.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
-    expect(server.OriginAccessControlId).toBeDefined();
+    expect(server.OriginAccessControlId).toBeUndefined();
     for (const b of config.CacheBehaviors.slice(2, 6)) {
       const o = originOf(b);
       expect(o.S3OriginConfig).toBeDefined();
@@ -108,18 +108,48 @@ describe('OpenNextSite from the fixture build', () => {
     }
   });
 
-  test('Function URLs take IAM auth only, with origin access control and CloudFront-only invoke permissions', () => {
-    const urls = t.template.findResources('AWS::Lambda::Url');
-    expect(Object.values(urls).map((u: any) => u.Properties.AuthType)).toEqual(['AWS_IAM', 'AWS_IAM']);
-    t.template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 3);
+  test('server Function URL without IAM auth, guarded by the rotated origin-verify value; image URL with IAM and OAC', () => {
+    const urls = Object.values(t.template.findResources('AWS::Lambda::Url')).map((u: any) => u.Properties);
+    const fnId = (u: any) => u.TargetFunctionArn['Fn::GetAtt'][0];
+    const serverId = t.stack.getLogicalId(t.site.serverFunction.node.defaultChild as any);
+    const imageId = t.stack.getLogicalId(t.site.imageFunction.node.defaultChild as any);
+    expect(urls.find((u) => fnId(u) === serverId).AuthType).toBe('NONE');
+    expect(urls.find((u) => fnId(u) === imageId).AuthType).toBe('AWS_IAM');
+    // Image function and S3 only.
+    t.template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 2);
     t.template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
       OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 'lambda', SigningBehavior: 'always' }),
     });
-    const perms = Object.values(t.template.findResources('AWS::Lambda::Permission')).map((p: any) => p.Properties)
-      .filter((p: any) => p.Principal === 'cloudfront.amazonaws.com');
-    expect(perms.map((p) => p.Action).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunction', 'lambda:InvokeFunctionUrl', 'lambda:InvokeFunctionUrl']);
-    for (const p of perms) expect(JSON.stringify(p.SourceArn)).toContain('distribution/');
-    expect(perms.filter((p) => p.Action === 'lambda:InvokeFunction').every((p) => p.InvokedViaFunctionUrl === true)).toBe(true);
+    const perms = Object.values(t.template.findResources('AWS::Lambda::Permission')).map((p: any) => p.Properties);
+    const cloudFrontPerms = perms.filter((p: any) => p.Principal === 'cloudfront.amazonaws.com');
+    expect(cloudFrontPerms.map((p) => p.Action).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
+    for (const p of cloudFrontPerms) {
+      expect(JSON.stringify(p.SourceArn)).toContain('distribution/');
+      expect(p.FunctionName['Fn::GetAtt'][0].startsWith(imageId.replace(/[0-9A-F]{8}$/, ''))).toBe(true);
+    }
+    const publicPerms = perms.filter((p: any) => p.Principal === '*');
+    expect(publicPerms.map((p) => [p.Action, p.FunctionName['Fn::GetAtt'][0]]).sort()).toEqual([
+      ['lambda:InvokeFunction', serverId], ['lambda:InvokeFunctionUrl', serverId],
+    ]);
+    // The server runs the origin-verify handler, which reads the secret that the rotation
+    // writes into the KeyValueStore that the viewer-request function reads.
+    const server = t.template.toJSON().Resources[serverId].Properties;
+    expect(server.Handler).toBe('shtetl-origin-verify.handler');
+    expect(server.Environment.Variables).toMatchObject({ ORIGIN_VERIFY_HANDLER: 'index.handler', ORIGIN_VERIFY_HEADER: 'x-origin-verify', ORIGIN_VERIFY_CACHE_SECONDS: '300' });
+    const secretId = t.stack.getLogicalId(t.site.originVerifySecret.node.defaultChild as any);
+    expect(server.Environment.Variables.ORIGIN_VERIFY_SECRET_ID).toEqual({ Ref: secretId });
+    t.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    t.template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: secretId }, RotateImmediatelyOnUpdate: true, RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    const [fn] = Object.values(t.template.findResources('AWS::CloudFront::Function')) as any[];
+    expect(fn.Properties.FunctionConfig.KeyValueStoreAssociations).toHaveLength(1);
+    expect(JSON.stringify(fn.Properties.FunctionCode)).toContain("delete request.headers['x-origin-verify']");
+    const rotation = (Object.values(t.template.findResources('AWS::Lambda::Function')) as any[])
+      .find((f) => String(f.Properties.Description).startsWith('Rotates the origin-verify value'));
+    expect(rotation.Properties.Environment.Variables).toMatchObject({ ACCEPT_DELAY_SECONDS: '30', KVS_ENTRY: 'origin-verify' });
   });
 
   test('functions: arm64, Node.js 24, OpenNext environment, no secret values', () => {
@@ -132,6 +162,7 @@ describe('OpenNextSite from the fixture build', () => {
     expect(server.Properties.Runtime).toBe('nodejs24.x');
     expect(Object.keys(server.Properties.Environment.Variables).sort()).toEqual([
       'CACHE_BUCKET_KEY_PREFIX', 'CACHE_BUCKET_NAME', 'CACHE_BUCKET_REGION', 'CACHE_DYNAMO_TABLE', 'NODE_OPTIONS',
+      'ORIGIN_VERIFY_CACHE_SECONDS', 'ORIGIN_VERIFY_HANDLER', 'ORIGIN_VERIFY_HEADER', 'ORIGIN_VERIFY_SECRET_ID',
       'REVALIDATION_QUEUE_REGION', 'REVALIDATION_QUEUE_URL',
     ]);
     expect(server.Properties.Environment.Variables.CACHE_BUCKET_KEY_PREFIX).toBe('_cache');
@@ -146,7 +177,7 @@ describe('OpenNextSite from the fixture build', () => {
 
   test('ISR: FIFO revalidation queue with DLQ feeding the revalidation function; tag cache table with its index', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ReceiveMessageWaitTimeSeconds: 20, RedrivePolicy: Match.anyValue() });
-    t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, EventSourceArn: Match.anyValue() });
+    t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, EventSourceArn: Match.anyValue(), FunctionResponseTypes: ['ReportBatchItemFailures'] });
     t.template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'tag', KeyType: 'HASH' }, { AttributeName: 'path', KeyType: 'RANGE' }],
       GlobalSecondaryIndexes: [Match.objectLike({
@@ -256,7 +287,8 @@ describe('options', () => {
     template.resourceCountIs('AWS::CloudFront::Distribution', 2);
     template.resourceCountIs('AWS::CloudFront::CachePolicy', 2);
     template.resourceCountIs('AWS::CloudFront::ResponseHeadersPolicy', 1);
-    template.resourceCountIs('AWS::CloudFront::Function', 1);
+    // One viewer-request function per site: each reads its own KeyValueStore.
+    template.resourceCountIs('AWS::CloudFront::Function', 2);
   });
 });
 
@@ -281,6 +313,85 @@ describe('other build shapes', () => {
     // The image function never streams (its URL keeps the default, BUFFERED).
     expect(modes).toEqual(expect.arrayContaining(['RESPONSE_STREAM', undefined]));
     expect(modes).toHaveLength(2);
+  });
+
+  test('no initialization function (no prerendered page has tags) but the DynamoDB tag cache on: the table exists, nothing to seed', () => {
+    const path = variant((m) => ({ ...m, additionalProps: { ...m.additionalProps, initializationFunction: undefined } }));
+    const { template, site } = synth({ openNextPath: path });
+    expect(site.tagCacheTable).toBeDefined();
+    const server = (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).find((f) => String(f.Properties.Description).startsWith('Next.js server'));
+    expect(server.Properties.Environment.Variables.CACHE_DYNAMO_TABLE).toEqual({ Ref: expect.stringMatching(/TagCache/) });
+    expect(functionsOf(template).some((d) => d.startsWith('Seeds the tag cache'))).toBe(false);
+    template.hasResourceProperties('Custom::OpenNextSiteDeployment', { SeedFunction: '' });
+  });
+
+  test('a tag cache that is not DynamoDB (e.g. an override) gets no table', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: { ...m.origins, default: { ...m.origins.default, tagCache: 'dummy' } },
+      additionalProps: { ...m.additionalProps, initializationFunction: undefined },
+    }));
+    const { site } = synth({ openNextPath: path });
+    expect(site.tagCacheTable).toBeUndefined();
+  });
+
+  test('split server functions: each its own function, public URL and origin, behind the behaviours OpenNext lists', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: {
+        ...m.origins,
+        api: { ...m.origins.default, bundle: '.open-next/server-functions/api' },
+        pages: { ...m.origins.default, bundle: '.open-next/server-functions/pages', streaming: true },
+      },
+      // OpenNext lists split patterns after the image behaviour and before _next/data/*.
+      behaviors: [m.behaviors[0], { pattern: 'api/*', origin: 'api' }, { pattern: 'blog/*', origin: 'pages' }, { pattern: 'about', origin: 'pages' }, ...m.behaviors.slice(1)],
+    }));
+    cpSync(join(path, 'server-functions', 'default'), join(path, 'server-functions', 'api'), { recursive: true });
+    cpSync(join(path, 'server-functions', 'default'), join(path, 'server-functions', 'pages'), { recursive: true });
+    const { template, site, stack } = synth({ openNextPath: path, warmerConcurrency: 1 });
+    expect(Object.keys(site.splitServerFunctions)).toEqual(['api', 'pages']);
+    expect(site.behaviors).toEqual([
+      '/_next/image*', '/api/*', '/blog/*', '/about', '/_next/data/*', '/_next/static/*', '/favicon.ico', '/images/*', '/robots.txt', '/*',
+    ]);
+    const config = distributionConfig(template);
+    const originOf = (pattern: string) => {
+      const b = config.CacheBehaviors.find((x: any) => x.PathPattern === pattern);
+      return config.Origins.find((o: any) => o.Id === b.TargetOriginId);
+    };
+    const urlOf = (fn: any) => {
+      const [urlId] = Object.entries(template.findResources('AWS::Lambda::Url'))
+        .find(([, u]: any) => u.Properties.TargetFunctionArn['Fn::GetAtt'][0] === stack.getLogicalId(fn.node.defaultChild))!;
+      return urlId;
+    };
+    expect(JSON.stringify(originOf('/api/*').DomainName)).toContain(urlOf(site.splitServerFunctions.api));
+    expect(JSON.stringify(originOf('/blog/*').DomainName)).toContain(urlOf(site.splitServerFunctions.pages));
+    expect(originOf('/about').Id).toBe(originOf('/blog/*').Id);
+    expect(JSON.stringify(originOf('/_next/data/*').DomainName)).toContain(urlOf(site.serverFunction));
+    for (const p of ['/api/*', '/blog/*', '/about']) {
+      const b = config.CacheBehaviors.find((x: any) => x.PathPattern === p);
+      expect(b.AllowedMethods).toContain('POST');
+      expect(b.FunctionAssociations).toHaveLength(1);
+      expect(originOf(p).OriginAccessControlId).toBeUndefined();
+    }
+    const urls = Object.values(template.findResources('AWS::Lambda::Url')).map((u: any) => u.Properties);
+    expect(urls.map((u) => `${u.AuthType} ${u.InvokeMode ?? 'BUFFERED'}`).sort()).toEqual(['AWS_IAM BUFFERED', 'NONE BUFFERED', 'NONE BUFFERED', 'NONE RESPONSE_STREAM']);
+    const fnProps = (f: any) => template.toJSON().Resources[stack.getLogicalId(f.node.defaultChild)].Properties;
+    for (const f of Object.values(site.splitServerFunctions)) {
+      expect(fnProps(f).Handler).toBe('shtetl-origin-verify.handler');
+      expect(Object.keys(fnProps(f).Environment.Variables)).toEqual(expect.arrayContaining(['ORIGIN_VERIFY_SECRET_ID', 'CACHE_BUCKET_NAME', 'CACHE_DYNAMO_TABLE', 'REVALIDATION_QUEUE_URL']));
+    }
+    // The warmer keeps every server function warm.
+    const warmer = (Object.values(template.findResources('AWS::Lambda::Function')) as any[]).find((f) => String(f.Properties.Description).startsWith('Keeps'));
+    expect(JSON.stringify(warmer.Properties.Environment.Variables.WARM_PARAMS).match(/concurrency/g)).toHaveLength(3);
+  });
+
+  test('split functions past the behaviour quota: a clear error naming their patterns', () => {
+    const path = variant((m) => ({
+      ...m,
+      origins: { ...m.origins, api: { ...m.origins.default } },
+      behaviors: [m.behaviors[0], ...Array.from({ length: 20 }, (_, i) => ({ pattern: `api${i}/*`, origin: 'api' })), ...m.behaviors.slice(1)],
+    }));
+    expect(() => synth({ openNextPath: path })).toThrow(/the site itself needs 26 CloudFront cache behaviours, more than maxBehaviors \(25.*Split server functions: 20 pattern\(s\) \(\/api0\/\*, .*give split functions fewer patterns/);
   });
 
   test('3.x manifests (no versionedSubDir) and builds without tag cache or revalidation', () => {
@@ -335,7 +446,7 @@ describe('bad input', () => {
     expect(() => synth({ secretParameters: { 'BAD-NAME': '/a/b' } })).toThrow(/not an environment variable name/);
     expect(() => synth({ secretParameters: { KEY: 'relative' } })).toThrow(/not an absolute SSM parameter name/);
   });
-  test('unsupported builds: edge functions or split servers', () => {
+  test('unsupported builds: edge functions', () => {
     const copy = join(dir, '.open-next');
     cpSync(openNextPath, copy, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(copy, 'open-next.output.json'), 'utf8'));

@@ -62,7 +62,12 @@ const event = (buildId: string, extra: Record<string, unknown> = {}): CloudForma
 beforeEach(() => {
   s3.reset(); cloudfront.reset(); lambda.reset();
   cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1', Status: 'InProgress', CreateTime: NOW, InvalidationBatch: undefined as any } });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 200 });
+  // What OpenNext's initialization function answers through its pass-through converter (the
+  // real bundle is run in invoked-functions.test.ts).
+  lambda.on(InvokeCommand).resolves({
+    StatusCode: 200,
+    Payload: Buffer.from('{"type":"dummy","original":{"type":"initializationFunction","resourceId":"dynamodb-cache"}}') as any,
+  });
 });
 
 test('buildsToKeep: current build always, replaced ones until the retention period after their replacement', () => {
@@ -83,7 +88,10 @@ test('first deployment: records the build, seeds the tag cache, invalidates, del
   const result = await onEvent(event('B1', {}), NOW);
   expect(result).toMatchObject({ kept: ['B1'], expired: [], deletedAssets: 0, invalidationId: 'I1', seeded: true });
   expect(JSON.parse(store.get('assets/_deployments/history.json')!.body!)).toEqual([{ buildId: 'B1', deployedAt: NOW.toISOString() }]);
-  expect(lambda.commandCalls(InvokeCommand)[0].args[0].input.FunctionName).toBe('seed-fn');
+  const seedCall = lambda.commandCalls(InvokeCommand)[0].args[0].input;
+  expect(seedCall.FunctionName).toBe('seed-fn');
+  // No "type" key: OpenNext's wrapper would take the event for a warmer ping.
+  expect(JSON.parse(Buffer.from(seedCall.Payload as Uint8Array).toString('utf8'))).toEqual({ requestType: 'update' });
   const inv = cloudfront.commandCalls(CreateInvalidationCommand)[0].args[0].input;
   expect(inv).toEqual({ DistributionId: 'E123', InvalidationBatch: { CallerReference: 'B1-req-1', Paths: { Quantity: 1, Items: ['/*'] } } });
   expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);

@@ -64,6 +64,8 @@ export interface OpenNextBuild {
   readonly buildId: string;
   readonly output: OpenNextOutput;
   readonly server: ResolvedFunction;
+  /** Split server functions (`functions` in open-next.config.ts) by origin key, in the manifest's order. */
+  readonly splitServers: { readonly key: string; readonly fn: ResolvedFunction }[];
   readonly imageOptimizer: ResolvedFunction;
   readonly revalidation?: ResolvedFunction;
   readonly initialization?: ResolvedFunction;
@@ -76,6 +78,12 @@ export interface OpenNextBuild {
   /** Prerendered ISR/SSG cache, uploaded to the cache bucket under `cacheKeyPrefix`. */
   readonly cacheDir?: string;
   readonly cacheKeyPrefix: string;
+  /**
+   * Whether the server reads and writes OpenNext's DynamoDB tag cache (`tagCache` "dynamodb"
+   * or "dynamodb-lite", the default, and the tag cache not disabled): the site then needs
+   * the table, with or without an initialization function to seed it.
+   */
+  readonly dynamoTagCache: boolean;
   /** Top-level entries of `assetsDir`: `name` and whether it is a folder. */
   readonly publicItems: { readonly name: string; readonly isDirectory: boolean }[];
 }
@@ -84,6 +92,8 @@ export interface ResolvedFunction {
   readonly handler: string;
   readonly dir: string;
   readonly streaming: boolean;
+  /** The tag cache the function uses (`dynamodb`, `dynamodb-lite`, ...; unset in older manifests). */
+  readonly tagCache?: string;
 }
 
 const HOW_TO_BUILD = 'Run `npx @opennextjs/aws build` (or `npx open-next build`) in the Next.js app, then pass the path of its `.open-next` folder.';
@@ -119,7 +129,7 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
     }
     return dir;
   };
-  const fn = (what: string, origin: { handler?: string; bundle?: string; streaming?: boolean } | undefined): ResolvedFunction => {
+  const fn = (what: string, origin: { handler?: string; bundle?: string; streaming?: boolean; tagCache?: string } | undefined): ResolvedFunction => {
     if (!origin || typeof origin !== 'object') {
       throw new Error(`OpenNextSite: ${manifestPath} has no ${what}. ${HOW_TO_BUILD}`);
     }
@@ -132,7 +142,7 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
     if (!['.mjs', '.js', '.cjs'].some((ext) => existsSync(join(dir, file + ext)))) {
       throw new Error(`OpenNextSite: ${what} handler "${handler}" has no file ${file}.mjs or ${file}.js in ${dir}. ${HOW_TO_BUILD}`);
     }
-    return { handler, dir, streaming: origin.streaming === true };
+    return { handler, dir, streaming: origin.streaming === true, tagCache: origin.tagCache };
   };
 
   const origins = output.origins ?? ({} as OpenNextOutput['origins']);
@@ -142,9 +152,12 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
   if (Object.keys(output.edgeFunctions ?? {}).length > 0) {
     throw new Error(`OpenNextSite: the build has edge functions (${Object.keys(output.edgeFunctions).join(', ')}); Lambda@Edge and external middleware are not supported. Keep middleware in the server function (the default).`);
   }
+  // Split server functions (`functions` in open-next.config.ts), in the manifest's order.
   const splitOrigins = Object.keys(origins).filter((k) => !['s3', 'imageOptimizer', 'default'].includes(k));
-  if (splitOrigins.length > 0) {
-    throw new Error(`OpenNextSite: the build splits the server into several functions (${splitOrigins.join(', ')}); only the default server function is supported. Remove "functions" from open-next.config.ts.`);
+  for (const key of splitOrigins) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(key)) {
+      throw new Error(`OpenNextSite: split function "${key}" in open-next.config.ts has a name that is not letters, digits, "-" or "_" (at most 64). Rename it.`);
+    }
   }
   const assetCopy = origins.s3.copy.find((c) => c.cached);
   if (!assetCopy) {
@@ -157,11 +170,17 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
   const buildIdFile = join(assetsDir, 'BUILD_ID');
   const buildId = existsSync(buildIdFile) ? readFileSync(buildIdFile, 'utf8').trim() : findBuildId(outputDir);
 
+  const server = fn('server function (origins.default)', origins.default);
+  const splitServers = splitOrigins.map((key) => ({ key, fn: fn(`split server function "${key}" (origins.${key})`, origins[key] as OpenNextFunctionOrigin) }));
+  const dynamoTagCache = !additional.disableTagCache
+    && [server, ...splitServers.map((x) => x.fn)].some((f) => ['dynamodb', 'dynamodb-lite', undefined].includes(f.tagCache));
   return {
     outputDir,
     buildId,
     output,
-    server: fn('server function (origins.default)', origins.default),
+    dynamoTagCache,
+    server,
+    splitServers,
     imageOptimizer: fn('image optimization function (origins.imageOptimizer)', origins.imageOptimizer),
     revalidation: additional.disableIncrementalCache ? undefined : optionalFn('revalidation function', additional.revalidationFunction),
     initialization: additional.disableTagCache ? undefined : optionalFn('tag cache initialization function', additional.initializationFunction),

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, linkSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CustomResource, DockerImage, Duration, FileSystem, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -11,12 +13,16 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PlannedBehavior, planBehaviors } from './behaviors';
 import { listFiles, OpenNextBuild, readOpenNextBuild, ResolvedFunction } from './open-next-output';
 import { SiteDeploymentFunction } from './site-deployment-function';
+import { viewerRequestFunctionCode } from './viewer-request';
 import { functionLogging } from '../../internal/function-logging';
 import { suppressNag } from '../../internal/nag';
+import { OriginVerifyRotationFunction } from '../origin-verified-http-api/origin-verify-rotation-function';
 
 /** CloudFront's default quota of cache behaviours per distribution (besides the default one). */
 export const CLOUDFRONT_MAX_BEHAVIORS = 25;
@@ -35,6 +41,15 @@ const NEXT_CACHE_KEY_HEADERS = [
 ];
 
 const DEPLOYMENTS_PREFIX = '_deployments';
+
+/** Header that carries the origin-verify value from CloudFront to the server functions. */
+export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
+/** Key of the origin-verify value in the site's KeyValueStore. */
+const ORIGIN_VERIFY_KVS_KEY = 'origin-verify';
+/** The wrapper handler file copied beside OpenNext's server bundle. */
+const ORIGIN_VERIFY_FILE = 'shtetl-origin-verify';
+/** How long a server instance caches the secret's values (a miss re-reads at most every 10 s). */
+const ORIGIN_VERIFY_CACHE = Duration.minutes(5);
 
 /**
  * Properties of {@link OpenNextSite}.
@@ -179,6 +194,14 @@ export interface OpenNextSiteProps {
   readonly maxBehaviors?: number;
 
   /**
+   * How often the origin-verify value (the secret CloudFront adds to every request for the
+   * server function, which refuses requests without it) is rotated. At least 4 hours.
+   *
+   * @default Duration.days(30)
+   */
+  readonly originVerifyRotation?: Duration;
+
+  /**
    * What happens to the buckets and the tag cache table when they leave the stack.
    * Everything in them is rebuilt by the next deployment; `DESTROY` also empties the
    * buckets (for test stacks).
@@ -199,10 +222,14 @@ export interface OpenNextSiteBehaviorOptions extends cloudfront.AddBehaviorOptio
  * - Static files from S3 (origin access control), one behaviour per top-level public item;
  *   hashed `_next/static` files immutable for a year, the rest revalidated. Uploads never
  *   prune: a replaced build's files stay for `assetRetention`, then a deployment deletes them.
- * - Server and image functions on arm64 behind Function URLs that only CloudFront may call
- *   (origin access control, `AWS_IAM` auth); streaming when the build says so.
+ * - Server functions on arm64 (the default one and each split function of the build, each
+ *   its own origin) behind Function URLs without IAM auth, so request bodies reach them:
+ *   they answer only requests carrying the rotated origin-verify value that this
+ *   distribution adds from a KeyValueStore (others get 403 before Next.js runs). The image
+ *   function keeps `AWS_IAM` auth with origin access control. Streaming when the build says so.
  * - ISR: S3 cache, SQS FIFO revalidation queue and function, DynamoDB tag cache seeded on
- *   deployment; optional warmer.
+ *   deployment (the table also without a seed, whenever the build uses the DynamoDB tag
+ *   cache); optional warmer.
  * - HTTPS only (TLS 1.2 2021), HTTP/2 and 3, IPv6, compression, security headers,
  *   access logs, invalidation after each new build.
  *
@@ -224,8 +251,18 @@ export class OpenNextSite extends Construct {
   public readonly cacheBucket: s3.Bucket;
   /** The Next.js server function. */
   public readonly serverFunction: lambda.Function;
-  /** The server function's URL (IAM auth: only this distribution may call it). */
+  /**
+   * The server function's URL. It takes no IAM auth (CloudFront's origin access control
+   * cannot sign request bodies); the function answers only requests that carry a live
+   * origin-verify value, which this distribution adds. Others get 403.
+   */
   public readonly serverFunctionUrl: lambda.FunctionUrl;
+  /** The origin-verify secret (rotated into `originVerifyStore`; the server functions read it). */
+  public readonly originVerifySecret: secretsmanager.ISecret;
+  /** The KeyValueStore the site's CloudFront Function reads the origin-verify value from. */
+  public readonly originVerifyStore: cloudfront.IKeyValueStore;
+  /** Split server functions (`functions` in open-next.config.ts) by their name there; each is its own origin. */
+  public readonly splitServerFunctions: { [name: string]: lambda.Function };
   /** The image optimisation function (`/_next/image`). */
   public readonly imageFunction: lambda.Function;
   /** The ISR revalidation function, when the build has one. */
@@ -252,10 +289,14 @@ export class OpenNextSite extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroy = removalPolicy === RemovalPolicy.DESTROY;
 
-    // The S3 behaviours, computed first so that a site with too many public items fails
-    // before anything else is built.
-    const s3Patterns = this.s3BehaviorPatterns();
-    this.checkBehaviorCount(s3Patterns.length + 2, 'the site itself');
+    // The behaviours, planned first so that a site with too many fails before anything else is built.
+    const plan = planBehaviors({
+      behaviors: this.build.output.behaviors,
+      serverOrigins: ['default', ...this.build.splitServers.map((x) => x.key)],
+      publicItems: this.build.publicItems,
+      versionedSubDir: this.build.versionedSubDir,
+    });
+    this.checkBehaviorCount(plan.length, 'the site itself', plan);
 
     const logBucket = props.logBucket ?? this.createLogBucket(destroy);
     const bucketProps: s3.BucketProps = {
@@ -271,7 +312,9 @@ export class OpenNextSite extends Construct {
     this.cacheBucket = new s3.Bucket(this, 'Cache', { ...bucketProps, serverAccessLogsPrefix: 's3/cache/' });
 
     // ISR: tag cache and revalidation queue.
-    if (this.build.initialization) {
+    // The table exists whenever OpenNext's DynamoDB tag cache is on, also for builds without
+    // an initialization function (no prerendered page has tags): the server still reads it.
+    if (this.build.dynamoTagCache) {
       this.tagCacheTable = new dynamodb.Table(this, 'TagCache', {
         partitionKey: { name: 'tag', type: dynamodb.AttributeType.STRING },
         sortKey: { name: 'path', type: dynamodb.AttributeType.STRING },
@@ -298,28 +341,20 @@ export class OpenNextSite extends Construct {
       });
     }
 
-    // Server function.
-    const serverEnv: Record<string, string> = {
-      ...props.environment,
-      CACHE_BUCKET_NAME: this.cacheBucket.bucketName,
-      CACHE_BUCKET_KEY_PREFIX: this.build.cacheKeyPrefix,
-      CACHE_BUCKET_REGION: Stack.of(this).region,
-    };
-    if (this.revalidationQueue) {
-      serverEnv.REVALIDATION_QUEUE_URL = this.revalidationQueue.queueUrl;
-      serverEnv.REVALIDATION_QUEUE_REGION = Stack.of(this).region;
+    // Origin verification: a rotated secret that CloudFront adds from a KeyValueStore and the
+    // server functions check, instead of IAM auth (origin access control signs no bodies).
+    const originVerify = this.createOriginVerify(props);
+    this.originVerifySecret = originVerify.secret;
+    this.originVerifyStore = originVerify.store;
+
+    // Server functions: the default one and each split function of the build.
+    this.serverFunction = this.createServerFunction('Server', this.build.server, props, 'Next.js server');
+    const splitServers: { [origin: string]: lambda.Function } = {};
+    for (const { key, fn } of this.build.splitServers) {
+      splitServers[key] = this.createServerFunction(`Server${pascalCase(key)}`, fn, props, `Next.js server function "${key}"`);
     }
-    if (this.tagCacheTable) serverEnv.CACHE_DYNAMO_TABLE = this.tagCacheTable.tableName;
-    this.serverFunction = this.openNextFunction('Server', this.build.server, {
-      description: `Next.js server of ${this.node.path} (OpenNext)`,
-      memorySize: props.serverMemorySize ?? 1024,
-      timeout: props.serverTimeout ?? Duration.seconds(30),
-      environment: serverEnv,
-    });
-    this.cacheBucket.grantReadWrite(this.serverFunction);
-    this.revalidationQueue?.grantSendMessages(this.serverFunction);
-    this.tagCacheTable?.grantReadWriteData(this.serverFunction);
-    this.addSecretParameters(props.secretParameters ?? {});
+    this.splitServerFunctions = splitServers;
+    this.addSecretParameters([this.serverFunction, ...Object.values(splitServers)], props.secretParameters ?? {});
 
     this.imageFunction = this.openNextFunction('Image', this.build.imageOptimizer, {
       description: `Next.js image optimisation of ${this.node.path} (OpenNext)`,
@@ -335,22 +370,32 @@ export class OpenNextSite extends Construct {
         memorySize: 256,
         timeout: Duration.seconds(30),
       });
-      this.revalidationFunction.addEventSource(new SqsEventSource(this.revalidationQueue, { batchSize: 5 }));
+      // OpenNext answers with the records whose page did not regenerate: only those return to
+      // the queue (and after three tries to its dead-letter queue).
+      this.revalidationFunction.addEventSource(new SqsEventSource(this.revalidationQueue, { batchSize: 5, reportBatchItemFailures: true }));
     }
 
-    // CloudFront.
-    const serverUrl = this.serverFunctionUrl = this.serverFunction.addFunctionUrl({
-      authType: lambda.FunctionUrlAuthType.AWS_IAM,
-      invokeMode: this.build.server.streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
-    });
+    // CloudFront. The server's URL is public but refuses requests without the origin-verify
+    // value; the image function (GET only, no bodies) keeps IAM auth with origin access control.
+    const serverOriginOf = (fn: lambda.Function, streaming: boolean) => {
+      const url = fn.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.NONE,
+        invokeMode: streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
+      });
+      return { url, origin: new origins.FunctionUrlOrigin(url, { readTimeout: Duration.seconds(60) }) };
+    };
+    const defaultServer = serverOriginOf(this.serverFunction, this.build.server.streaming);
+    this.serverFunctionUrl = defaultServer.url;
+    const serverOrigin = defaultServer.origin;
+    const serverOrigins: { [key: string]: cloudfront.IOrigin } = { default: serverOrigin };
+    for (const { key, fn } of this.build.splitServers) serverOrigins[key] = serverOriginOf(splitServers[key], fn.streaming).origin;
     const imageUrl = this.imageFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
-    const serverOrigin = origins.FunctionUrlOrigin.withOriginAccessControl(serverUrl, { readTimeout: Duration.seconds(60) });
     const imageOrigin = origins.FunctionUrlOrigin.withOriginAccessControl(imageUrl, { readTimeout: Duration.seconds(30) });
     const assetsOrigin = origins.S3BucketOrigin.withOriginAccessControl(this.assetsBucket, { originPath: `/${this.build.assetsKeyPrefix}` });
 
     const policies = sharedPolicies(this);
     const responseHeadersPolicy = props.responseHeadersPolicy ?? policies.securityHeaders;
-    const forwardedHost = policies.forwardedHost;
+    const viewerRequest = originVerify.viewerRequest;
     const functionBehavior = (origin: cloudfront.IOrigin, cachePolicy: cloudfront.ICachePolicy): cloudfront.BehaviorOptions => ({
       origin,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -361,7 +406,7 @@ export class OpenNextSite extends Construct {
       // The Function URL needs its own Host header; x-forwarded-host carries the viewer's.
       originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       responseHeadersPolicy,
-      functionAssociations: [{ function: forwardedHost, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+      functionAssociations: [{ function: viewerRequest, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
     });
     const serverBehavior = functionBehavior(serverOrigin, props.serverCachePolicy ?? policies.server);
     const staticBehavior: cloudfront.BehaviorOptions = {
@@ -390,11 +435,13 @@ export class OpenNextSite extends Construct {
       logFilePrefix: 'cloudfront/',
     });
     // Order matters: CloudFront takes the first behaviour whose pattern matches.
-    this.addBehavior(this.build.output.behaviors.find((b) => b.origin === 'imageOptimizer')?.pattern ?? '_next/image*',
-      imageOrigin, functionBehavior(imageOrigin, props.imageCachePolicy ?? policies.image));
-    this.addBehavior('_next/data/*', serverOrigin, serverBehavior);
-    for (const pattern of s3Patterns) this.addBehavior(pattern, assetsOrigin, staticBehavior);
-    this.grantInvokeFromDistribution(this.serverFunction, 'Server');
+    const imageBehavior = functionBehavior(imageOrigin, props.imageCachePolicy ?? policies.image);
+    for (const { pattern, target } of plan) {
+      if (target.kind === 'image') {this.addBehavior(pattern, imageOrigin, imageBehavior);} else if (target.kind === 's3') {this.addBehavior(pattern, assetsOrigin, staticBehavior);} else if (target.origin === 'default') {this.addBehavior(pattern, serverOrigin, serverBehavior);} else {
+        const origin = serverOrigins[target.origin];
+        this.addBehavior(pattern, origin, functionBehavior(origin, props.serverCachePolicy ?? policies.server));
+      }
+    }
     this.grantInvokeFromDistribution(this.imageFunction, 'Image');
 
     if (!customDomain) {
@@ -465,8 +512,9 @@ export class OpenNextSite extends Construct {
       TagCacheSeed: 'Writes tag items of this build into this site\'s tag cache table (grantWriteData includes its indexes).',
       SiteDeployment: 'Lists and deletes files of replaced builds in this site\'s own buckets (keys known at run time) and invokes the seed function (any version).',
       Revalidation: 'Receives from this site\'s revalidation queue only.',
-      Warmer: 'Invokes this site\'s server function (any version).',
+      Warmer: 'Invokes this site\'s server functions (any version).',
     };
+    for (const key of Object.keys(this.splitServerFunctions)) reasons[`Server${pascalCase(key)}`] = reasons.Server;
     for (const [id, reason] of Object.entries(reasons)) {
       const policy = this.node.tryFindChild(`${id}Role`)?.node.tryFindChild('DefaultPolicy');
       if (!policy) continue;
@@ -477,26 +525,122 @@ export class OpenNextSite extends Construct {
           'Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:DeleteObject*', 'Action::s3:Abort*',
           { regex: '/^Resource::<[A-Za-z0-9]*(Assets|Cache)[0-9A-F]{8}\\.Arn>\\/.*$/g' } as unknown as string,
           { regex: '/^Resource::<[A-Za-z0-9]*TagCache[0-9A-F]{8}\\.Arn>\\/index\\/\\*$/g' } as unknown as string,
-          { regex: '/^Resource::<[A-Za-z0-9]*(TagCacheSeed|Server)Function[0-9A-F]{8}\\.Arn>:\\*$/g' } as unknown as string,
+          { regex: '/^Resource::<[A-Za-z0-9]*(TagCacheSeed|Server[A-Za-z0-9]*)Function[0-9A-F]{8}\\.Arn>:\\*$/g' } as unknown as string,
         ],
       }]);
     }
   }
 
-  private checkBehaviorCount(count: number, what: string) {
+  private checkBehaviorCount(count: number, what: string, plan?: PlannedBehavior[]) {
     if (count > this.maxBehaviors) {
+      const split = (plan ?? []).filter((b) => b.target.kind === 'server' && b.target.origin !== 'default');
       throw new Error(`OpenNextSite ${this.node.path}: ${what} needs ${count} CloudFront cache behaviours, more than maxBehaviors (${this.maxBehaviors}, CloudFront's quota). ` +
         `Public files: ${this.build.publicItems.map((i) => i.name + (i.isDirectory ? '/' : '')).join(', ')}. ` +
-        'Move top-level files of public/ into a few folders (each folder is one behaviour), or raise the quota with AWS and set maxBehaviors.');
+        (split.length > 0 ? `Split server functions: ${split.length} pattern(s) (${split.map((b) => '/' + b.pattern).join(', ')}). ` : '') +
+        'Move top-level files of public/ into a few folders (each folder is one behaviour)' +
+        (split.length > 0 ? ', give split functions fewer patterns in open-next.config.ts' : '') +
+        ', or raise the quota with AWS and set maxBehaviors.');
     }
   }
 
-  /** One behaviour per top-level item of the assets folder; `_next` narrowed to `_next/static/*`. */
-  private s3BehaviorPatterns(): string[] {
-    return this.build.publicItems
-      .filter((item) => item.name !== 'BUILD_ID')
-      .map((item) => item.name === this.build.versionedSubDir && item.isDirectory ? `${item.name}/static/*`
-        : item.isDirectory ? `${item.name}/*` : item.name);
+  /**
+   * A server function: OpenNext's bundle plus the origin-verify handler that wraps it, with
+   * the ISR cache, queue and tag cache environment and grants.
+   */
+  private createServerFunction(id: string, fn: ResolvedFunction, props: OpenNextSiteProps, what: string): lambda.Function {
+    const region = Stack.of(this).region;
+    const environment: Record<string, string> = {
+      ...props.environment,
+      CACHE_BUCKET_NAME: this.cacheBucket.bucketName,
+      CACHE_BUCKET_KEY_PREFIX: this.build.cacheKeyPrefix,
+      CACHE_BUCKET_REGION: region,
+      ORIGIN_VERIFY_SECRET_ID: this.originVerifySecret.secretArn,
+      ORIGIN_VERIFY_HEADER: ORIGIN_VERIFY_HEADER,
+      ORIGIN_VERIFY_CACHE_SECONDS: String(ORIGIN_VERIFY_CACHE.toSeconds()),
+      ORIGIN_VERIFY_HANDLER: fn.handler,
+    };
+    if (this.revalidationQueue) {
+      environment.REVALIDATION_QUEUE_URL = this.revalidationQueue.queueUrl;
+      environment.REVALIDATION_QUEUE_REGION = region;
+    }
+    if (this.tagCacheTable) environment.CACHE_DYNAMO_TABLE = this.tagCacheTable.tableName;
+    const source = fn.dir;
+    const wrapper = join(__dirname, 'origin-verify-handler.mjs');
+    const f = this.openNextFunction(id, fn, {
+      description: `${what} of ${this.node.path} (OpenNext)`,
+      memorySize: props.serverMemorySize ?? 1024,
+      timeout: props.serverTimeout ?? Duration.seconds(30),
+      environment,
+      handler: `${ORIGIN_VERIFY_FILE}.handler`,
+      // OpenNext's bundle as it is, with the wrapper file beside it (copied, never built).
+      code: lambda.Code.fromAsset(source, {
+        // The asset hash covers the bundle and the wrapper's content.
+        assetHash: FileSystem.fingerprint(source, { extraHash: createHash('sha256').update(readFileSync(wrapper)).digest('hex') }),
+        bundling: {
+          image: DockerImage.fromRegistry('public.ecr.aws/docker/library/busybox:stable'),
+          local: {
+            tryBundle(outputDir: string) {
+              linkTree(source, outputDir);
+              copyFileSync(wrapper, join(outputDir, `${ORIGIN_VERIFY_FILE}.mjs`));
+              return true;
+            },
+          },
+        },
+      }),
+    });
+    this.cacheBucket.grantReadWrite(f);
+    this.revalidationQueue?.grantSendMessages(f);
+    this.tagCacheTable?.grantReadWriteData(f);
+    this.originVerifySecret.grantRead(f);
+    return f;
+  }
+
+  /** The origin-verify secret, its KeyValueStore and rotation, and the viewer-request CloudFront Function. */
+  private createOriginVerify(props: OpenNextSiteProps) {
+    const secret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      description: `Origin-verify value CloudFront sends to the server functions of ${this.node.path} (rotated; never set by hand)`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      // Nothing depends on a value surviving: a new secret is rotated into the store at once.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const store = new cloudfront.KeyValueStore(this, 'OriginVerifyStore', {
+      comment: `Origin-verify value of ${this.node.path}, written by its rotation`,
+    });
+    const viewerRequest = new cloudfront.Function(this, 'ViewerRequest', {
+      comment: 'x-forwarded-host from Host; the origin-verify header from the KeyValueStore',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      keyValueStore: store,
+      code: cloudfront.FunctionCode.fromInline(viewerRequestFunctionCode(store.keyValueStoreId, ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_KVS_KEY)),
+    });
+    const { role, logGroup } = functionLogging(this, 'OriginVerifyRotation');
+    // The rotation of OriginVerifiedHttpApi: new value as AWSPENDING (the servers accept it
+    // from then on), a wait, the store, then AWSCURRENT. The servers re-read the secret on a
+    // miss (at most every 10 s), so 30 s of waiting covers every instance.
+    const rotation = new OriginVerifyRotationFunction(this, 'OriginVerifyRotation', {
+      role,
+      logGroup,
+      description: `Rotates the origin-verify value of ${this.node.path} into its CloudFront KeyValueStore`,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(3),
+      environment: { ACCEPT_DELAY_SECONDS: '30', KVS_ARN: store.keyValueStoreArn, KVS_ENTRY: ORIGIN_VERIFY_KVS_KEY },
+    });
+    rotation.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['cloudfront-keyvaluestore:DescribeKeyValueStore', 'cloudfront-keyvaluestore:GetKey', 'cloudfront-keyvaluestore:PutKey'],
+      resources: [store.keyValueStoreArn],
+    }));
+    const schedule = secret.addRotationSchedule('Rotation', {
+      rotationLambda: rotation,
+      automaticallyAfter: props.originVerifyRotation ?? Duration.days(30),
+      rotateImmediatelyOnUpdate: true,
+    });
+    schedule.node.addDependency(store);
+    suppressNag(role.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'secretsmanager:GetRandomPassword supports no resource-level permissions; it only returns a random string',
+      appliesTo: ['Resource::*'],
+    }]);
+    return { secret, store, viewerRequest };
   }
 
   private openNextFunction(id: string, fn: ResolvedFunction, options: Partial<lambda.FunctionProps>): lambda.Function {
@@ -527,7 +671,7 @@ export class OpenNextSite extends Construct {
     permission.node.addDependency(fn);
   }
 
-  private addSecretParameters(secrets: Record<string, string>) {
+  private addSecretParameters(fns: lambda.Function[], secrets: Record<string, string>) {
     const entries = Object.entries(secrets);
     if (entries.length === 0) return;
     const stack = Stack.of(this);
@@ -537,13 +681,15 @@ export class OpenNextSite extends Construct {
       compatibleArchitectures: [lambda.Architecture.ARM_64],
       description: 'Loads SSM SecureString parameters into process.env before the handler (names in SSM_ENV_PARAMETERS)',
     });
-    this.serverFunction.addLayers(layer);
-    this.serverFunction.addEnvironment('NODE_OPTIONS', '--enable-source-maps --import /opt/ssm-env.mjs');
-    this.serverFunction.addEnvironment('SSM_ENV_PARAMETERS', entries.map(([env, name]) => `${env}=${name}`).join(','));
-    this.serverFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:GetParameters'],
-      resources: entries.map(([, name]) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') })),
-    }));
+    for (const fn of fns) {
+      fn.addLayers(layer);
+      fn.addEnvironment('NODE_OPTIONS', '--enable-source-maps --import /opt/ssm-env.mjs');
+      fn.addEnvironment('SSM_ENV_PARAMETERS', entries.map(([env, name]) => `${env}=${name}`).join(','));
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['ssm:GetParameters'],
+        resources: entries.map(([, name]) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') })),
+      }));
+    }
   }
 
   private createLogBucket(destroy: boolean): s3.Bucket {
@@ -627,9 +773,12 @@ export class OpenNextSite extends Construct {
       description: `Keeps ${concurrency} instance(s) of the server of ${this.node.path} warm (OpenNext)`,
       memorySize: 128,
       timeout: Duration.minutes(1),
-      environment: { WARM_PARAMS: JSON.stringify([{ concurrency, function: this.serverFunction.functionName }]) },
+      environment: {
+        WARM_PARAMS: JSON.stringify([this.serverFunction, ...Object.values(this.splitServerFunctions)]
+          .map((f) => ({ concurrency, function: f.functionName }))),
+      },
     });
-    this.serverFunction.grantInvoke(warmer);
+    for (const f of [this.serverFunction, ...Object.values(this.splitServerFunctions)]) f.grantInvoke(warmer);
     new events.Rule(this, 'WarmerSchedule', {
       description: `Warms ${this.node.path}`,
       schedule: events.Schedule.rate(props.warmerInterval ?? Duration.minutes(5)),
@@ -680,12 +829,11 @@ interface SharedPolicies {
   readonly server: cloudfront.ICachePolicy;
   readonly image: cloudfront.ICachePolicy;
   readonly securityHeaders: cloudfront.IResponseHeadersPolicy;
-  readonly forwardedHost: cloudfront.IFunction;
 }
 
 /**
- * Cache policies, the security headers policy and the CloudFront Function, once per stack:
- * the account has quotas on each (20 cache policies, 20 response headers policies).
+ * Cache policies and the security headers policy, once per stack: the account has quotas on
+ * each (20 cache policies, 20 response headers policies).
  */
 function sharedPolicies(scope: Construct): SharedPolicies {
   const stack = Stack.of(scope);
@@ -697,7 +845,6 @@ function sharedPolicies(scope: Construct): SharedPolicies {
       server: holder.node.findChild('ServerCachePolicy') as cloudfront.ICachePolicy,
       image: holder.node.findChild('ImageCachePolicy') as cloudfront.ICachePolicy,
       securityHeaders: holder.node.findChild('SecurityHeaders') as cloudfront.IResponseHeadersPolicy,
-      forwardedHost: holder.node.findChild('ForwardedHost') as cloudfront.IFunction,
     };
   }
   const server = new cloudfront.CachePolicy(holder, 'ServerCachePolicy', {
@@ -731,12 +878,35 @@ function sharedPolicies(scope: Construct): SharedPolicies {
     },
     removeHeaders: ['server', 'x-powered-by'],
   });
-  const forwardedHost = new cloudfront.Function(holder, 'ForwardedHost', {
-    comment: 'Copies the viewer Host into x-forwarded-host for Next.js behind a Function URL',
-    code: cloudfront.FunctionCode.fromFile({ filePath: join(__dirname, 'forwarded-host.js') }),
-    runtime: cloudfront.FunctionRuntime.JS_2_0,
-  });
-  return { server, image, securityHeaders, forwardedHost };
+  return { server, image, securityHeaders };
+}
+
+/** `api-v2` -> `ApiV2`, for construct ids. */
+function pascalCase(name: string): string {
+  return name.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * Copies the folder `from` into `to` with hard links (the server bundle is ~18 MB in thousands
+ * of files, staged again for every synth), falling back to copies across file systems.
+ */
+function linkTree(from: string, to: string) {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const src = join(from, entry.name);
+    const dst = join(to, entry.name);
+    if (entry.isDirectory()) {
+      linkTree(src, dst);
+    } else if (entry.isSymbolicLink()) {
+      symlinkSync(readlinkSync(src), dst);
+    } else {
+      try {
+        linkSync(src, dst);
+      } catch {
+        cpSync(src, dst);
+      }
+    }
+  }
 }
 
 /** The BucketDeployment handler is aws-cdk-lib's singleton; its choices are not ours to change. */
@@ -784,6 +954,10 @@ function validateProps(props: OpenNextSiteProps) {
   const concurrency = props.warmerConcurrency ?? 0;
   if (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 100) {
     throw new Error(`OpenNextSite: warmerConcurrency must be a whole number from 0 to 100 (got ${concurrency}).`);
+  }
+  const rotation = props.originVerifyRotation;
+  if (rotation && !rotation.isUnresolved() && (rotation.toHours({ integral: false }) < 4 || rotation.toDays({ integral: false }) > 1000)) {
+    throw new Error(`OpenNextSite: originVerifyRotation must be from 4 hours to 1000 days (Secrets Manager's limits; got ${rotation.toHumanString()}).`);
   }
   const max = props.maxBehaviors ?? CLOUDFRONT_MAX_BEHAVIORS;
   if (!Number.isInteger(max) || max < 3) {

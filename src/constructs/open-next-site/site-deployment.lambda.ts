@@ -83,16 +83,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, now = ne
 
   // The build's revalidation tags must be in the tag cache before its pages are served from
   // the cache; OpenNext's initialization function writes them (idempotent).
-  if (p.SeedFunction) {
-    const seeded = await lambda.send(new InvokeCommand({
-      FunctionName: p.SeedFunction,
-      Payload: Buffer.from(JSON.stringify({ type: 'initializationFunction', requestType: event.RequestType.toLowerCase() })),
-    }));
-    if (seeded.FunctionError) {
-      const detail = seeded.Payload ? Buffer.from(seeded.Payload).toString('utf8').slice(0, 500) : '';
-      throw new Error(`seeding the tag cache with ${p.SeedFunction} failed (${seeded.FunctionError}): ${detail}`);
-    }
-  }
+  if (p.SeedFunction) await seedTagCache(p.SeedFunction, event.RequestType === 'Create' ? 'create' : 'update');
 
   const historyKey = `${p.DeploymentsPrefix}/history.json`;
   const history = await readHistory(p.AssetsBucket, historyKey);
@@ -148,6 +139,43 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, now = ne
     console.error(JSON.stringify({ cleanupError: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }));
   }
   return { kept, expired, deletedAssets, deletedCacheBuilds, invalidationId: invalidation?.Invalidation?.Id, seeded: Boolean(p.SeedFunction) };
+}
+
+/**
+ * The event OpenNext's initialization function (`dynamodb-provider`, 3.x and 4.x) is invoked
+ * with. It must have no `type` key: OpenNext's aws-lambda wrapper answers any event with a
+ * `type` as a warmer ping (and 4.x then dies with "serverId is not defined"). The wrapper
+ * hands the event to a pass-through converter, and the provider writes the build's tags for
+ * every request type but "delete", so `requestType` is informational.
+ */
+export function tagCacheSeedEvent(requestType: 'create' | 'update'): { requestType: 'create' | 'update' } {
+  return { requestType };
+}
+
+/**
+ * Invokes the initialization function and checks that it answered as the tag cache
+ * initializer (resource id `dynamodb-cache`, possibly wrapped by the converter as
+ * `{ type: 'dummy', original }`), not as a warmer or with an error.
+ */
+async function seedTagCache(functionName: string, requestType: 'create' | 'update'): Promise<void> {
+  const seeded = await lambda.send(new InvokeCommand({
+    FunctionName: functionName,
+    Payload: Buffer.from(JSON.stringify(tagCacheSeedEvent(requestType))),
+  }));
+  const text = seeded.Payload ? Buffer.from(seeded.Payload).toString('utf8') : '';
+  if (seeded.FunctionError) {
+    throw new Error(`seeding the tag cache with ${functionName} failed (${seeded.FunctionError}): ${text.slice(0, 500)}`);
+  }
+  let answer: any;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  const result = answer?.type === 'dummy' ? answer.original : answer;
+  if (result?.resourceId !== 'dynamodb-cache') {
+    throw new Error(`seeding the tag cache with ${functionName} returned ${text.slice(0, 200) || 'nothing'}, not OpenNext's initialization result (resourceId "dynamodb-cache"); is it the build's dynamodb-provider function?`);
+  }
 }
 
 async function readJson<T>(bucket: string, key: string, fallback: T): Promise<T> {

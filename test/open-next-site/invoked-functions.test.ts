@@ -1,0 +1,272 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { App, Stack } from 'aws-cdk-lib';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { FakeAws } from './fake-aws';
+import { fixtureOpenNextPath } from './fixture';
+import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
+import { OpenNextSite } from '../../src';
+import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
+
+/**
+ * Every function that something the construct deploys invokes, run from its real bundle (the
+ * staged asset of the synthesized template) with the event that the caller sends and the
+ * environment in the template; the AWS SDK calls inside go to FakeAws.
+ */
+const NAMES = { secret: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:origin-verify-AbCdEf', table: 'site-tag-cache', cache: 'site-cache', assets: 'site-assets', queue: 'https://sqs.eu-west-1.amazonaws.com/111111111111/revalidation.fifo', server: 'site-server' };
+
+let outdir: string;
+let site: OpenNextSite;
+let stack: Stack;
+let fake: FakeAws;
+const fn = (f: any) => deployedFunction(stack, outdir, f, names());
+const names = () => ({
+  [stack.getLogicalId(site.tagCacheTable!.node.defaultChild as any)]: NAMES.table,
+  [stack.getLogicalId(site.cacheBucket.node.defaultChild as any)]: NAMES.cache,
+  [stack.getLogicalId(site.assetsBucket.node.defaultChild as any)]: NAMES.assets,
+  [stack.getLogicalId(site.revalidationQueue!.node.defaultChild as any)]: NAMES.queue,
+  [stack.getLogicalId(site.serverFunction.node.defaultChild as any)]: NAMES.server,
+  [stack.getLogicalId(site.originVerifySecret.node.defaultChild as any)]: NAMES.secret,
+});
+
+beforeAll(async () => {
+  const openNextPath = fixtureOpenNextPath();
+  outdir = mkdtempSync(join(tmpdir(), 'open-next-invoked-'));
+  const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+  stack = new Stack(app, 'Site', { env: { account: '111111111111', region: 'eu-west-1' } });
+  site = new OpenNextSite(stack, 'Web', { openNextPath, warmerConcurrency: 2 });
+  app.synth();
+  fake = new FakeAws();
+  await fake.start();
+  fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+});
+afterAll(async () => {
+  await fake.stop();
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('tag cache seed (initialization function), invoked by the SiteDeployment custom resource', () => {
+  const s3 = mockClient(S3Client);
+  const cloudfront = mockClient(CloudFrontClient);
+  const lambda = mockClient(LambdaClient);
+  afterAll(() => { s3.restore(); cloudfront.restore(); lambda.restore(); });
+
+  const cfnEvent = (requestType: 'Create' | 'Update', seed: string): CloudFormationCustomResourceEvent => ({
+    RequestType: requestType,
+    ServiceToken: 'arn',
+    ResponseURL: 'https://example.com',
+    StackId: 'stack',
+    RequestId: 'req-1',
+    LogicalResourceId: 'SiteDeployment',
+    ResourceType: 'Custom::OpenNextSiteDeployment',
+    PhysicalResourceId: 'sd',
+    OldResourceProperties: {},
+    ResourceProperties: {
+      ServiceToken: 'arn',
+      BuildId: site.buildId,
+      AssetsBucket: NAMES.assets,
+      AssetsPrefix: '_assets',
+      DeploymentsPrefix: '_deployments',
+      CacheBucket: NAMES.cache,
+      CachePrefix: '_cache',
+      DistributionId: 'E1',
+      InvalidationPaths: ['/*'],
+      RetentionDays: '30',
+      SeedFunction: seed,
+    },
+  } as CloudFormationCustomResourceEvent);
+
+  test('the real dynamodb-provider bundle answers the construct\'s event and writes every tag of the build', async () => {
+    const seed = fn(site.node.findChild('TagCacheSeedFunction'));
+    const invoked: string[] = [];
+    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'none', $metadata: {} }));
+    s3.on(PutObjectCommand).resolves({});
+    cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
+    // Lambda's Invoke API is the only thing replaced: the payload goes to the real bundle.
+    lambda.on(InvokeCommand).callsFake(async (input) => {
+      const payload = Buffer.from(input.Payload as Uint8Array).toString('utf8');
+      invoked.push(`${input.FunctionName} ${payload}`);
+      try {
+        const run = await runHandler(seed, [JSON.parse(payload)], fake.env());
+        const r = run.results[0];
+        if (r.error) return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorMessage: r.error.message })) };
+        return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(r.result)) };
+      } catch (e) {
+        return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorType: 'Runtime.ExitError', errorMessage: (e as Error).message })) };
+      }
+    });
+
+    for (const requestType of ['Create', 'Update'] as const) {
+      fake.tables.clear();
+      const result = await onEvent(cfnEvent(requestType, 'seed-fn'), new Date());
+      expect(result?.seeded).toBe(true);
+      const expected = JSON.parse(readFileSync(join(seed.dir, 'dynamodb-cache.json'), 'utf8'));
+      expect(expected.length).toBeGreaterThan(0);
+      const items = fake.tables.get(NAMES.table) ?? [];
+      expect(items).toHaveLength(expected.length);
+      expect(items.map((i) => `${i.tag.S} ${i.path.S}`).sort()).toEqual(expected.map((i: any) => `${i.tag.S} ${i.path.S}`).sort());
+    }
+    expect(invoked).toEqual(['seed-fn {"requestType":"create"}', 'seed-fn {"requestType":"update"}']);
+  });
+
+  test('an event with a "type" key (the earlier shape) is taken for a warmer ping and kills the 4.x bundle', async () => {
+    const seed = fn(site.node.findChild('TagCacheSeedFunction'));
+    await expect(runHandler(seed, [{ type: 'initializationFunction', requestType: 'create' }], fake.env()))
+      .rejects.toThrow(HandlerCrash);
+    await expect(runHandler(seed, [{ type: 'initializationFunction', requestType: 'create' }], fake.env()))
+      .rejects.toThrow(/serverId is not defined/);
+  });
+
+  test('the custom resource refuses an answer that is not the initializer\'s (e.g. a warmer reply)', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from('{"serverId":"x","type":"warmer"}') as any });
+    await expect(onEvent(cfnEvent('Create', 'seed-fn'), new Date())).rejects.toThrow(/not OpenNext's initialization result/);
+  });
+});
+
+describe('warmer, invoked by its EventBridge schedule, invokes the real server bundle', () => {
+  test('each of warmerConcurrency server instances answers the warmer\'s event', async () => {
+    const warmer = fn(site.node.findChild('WarmerFunction'));
+    const server = fn(site.serverFunction);
+    const serverPayloads: any[] = [];
+    fake.onInvoke = async (name, payload) => {
+      expect(name).toBe(NAMES.server);
+      serverPayloads.push(JSON.parse(payload));
+      const run = await runHandler(server, [JSON.parse(payload)], fake.env());
+      return { payload: JSON.stringify(run.results[0].result) };
+    };
+    const scheduled = {
+      'version': '0',
+      'id': 'e1',
+      'detail-type': 'Scheduled Event',
+      'source': 'aws.events',
+      'account': '111111111111',
+      'time': new Date().toISOString(),
+      'region': 'eu-west-1',
+      'resources': ['arn:aws:events:eu-west-1:111111111111:rule/warm'],
+      'detail': {},
+    };
+    const run = await runHandler(warmer, [scheduled], fake.env());
+    expect(run.results[0].error).toBeUndefined();
+    expect(serverPayloads).toHaveLength(2);
+    for (const p of serverPayloads) expect(p).toMatchObject({ type: 'warmer', concurrency: 2 });
+  }, 120_000);
+});
+
+describe('server function through its public Function URL: only requests with a live origin-verify value reach Next.js', () => {
+  const page = (headers: Record<string, string> = {}) => functionUrlEvent('GET', '/dynamic', '', { accept: 'text/html', ...headers });
+  const statuses = async (events: unknown[], env: Record<string, string> = {}) => {
+    const run = await runHandler(fn(site.serverFunction), events, { ...fake.env(), ...env });
+    return run.results.map((r) => r.error ? `error ${r.error.message}` : r.result.statusCode);
+  };
+
+  test('the current value passes (the page renders); none, a wrong or an empty value gets 403 without Next.js', async () => {
+    const run = await runHandler(fn(site.serverFunction), [
+      page({ 'x-origin-verify': 'current-value' }), page(), page({ 'x-origin-verify': 'current-valuf' }), page({ 'x-origin-verify': '' }),
+    ], fake.env());
+    const [ok, none, wrong, empty] = run.results.map((r) => r.result);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('<h1>Dynamic page</h1>');
+    for (const refused of [none, wrong, empty]) {
+      expect(refused.statusCode).toBe(403);
+      expect(refused.body).toMatch(/^Forbidden: this origin only answers requests from its CloudFront distribution/);
+      expect(refused.headers['cache-control']).toBe('no-store');
+    }
+  }, 60_000);
+
+  test('during a rotation: AWSPENDING is accepted, AWSPREVIOUS only within the grace period after AWSCURRENT changed', async () => {
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'new-value', AWSPENDING: 'next-value', AWSPREVIOUS: 'old-value', currentCreated: new Date() });
+    expect(await statuses([page({ 'x-origin-verify': 'new-value' }), page({ 'x-origin-verify': 'next-value' }), page({ 'x-origin-verify': 'old-value' })]))
+      .toEqual([200, 200, 200]);
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'new-value', AWSPREVIOUS: 'old-value', currentCreated: new Date(Date.now() - 2 * 3600_000) });
+    expect(await statuses([page({ 'x-origin-verify': 'old-value' }), page({ 'x-origin-verify': 'new-value' })])).toEqual([403, 200]);
+    fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+  }, 60_000);
+
+  test('a value rotated in while an instance has the old ones cached is accepted after one re-read', async () => {
+    const server = fn(site.serverFunction);
+    const before = fake.calls.filter((c) => c.startsWith('secretsmanager:')).length;
+    // The first request loads the values (3 reads: AWSCURRENT, AWSPENDING, AWSPREVIOUS); then
+    // the secret rotates behind the warm instance's back.
+    let firstRead = -1;
+    fake.onSecretRead = (count) => {
+      if (firstRead < 0) firstRead = count;
+      if (count === firstRead + 2) fake.secrets.set(NAMES.secret, { AWSCURRENT: 'rotated-value', AWSPREVIOUS: 'current-value', currentCreated: new Date() });
+    };
+    try {
+      const run = await runHandler(server, [page({ 'x-origin-verify': 'current-value' }), page({ 'x-origin-verify': 'rotated-value' }), page({ 'x-origin-verify': 'current-value' })],
+        { ...fake.env(), ORIGIN_VERIFY_MIN_REFRESH_SECONDS: '0' });
+      expect(run.results.map((r) => r.result.statusCode)).toEqual([200, 200, 200]);
+      // One load at the first request, one re-read for the unknown value; the third is cached.
+      expect(fake.calls.filter((c) => c.startsWith('secretsmanager:')).length - before).toBe(6);
+    } finally {
+      fake.onSecretRead = undefined;
+      fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+    }
+  }, 60_000);
+
+  test('Secrets Manager unavailable: 503, fail closed', async () => {
+    fake.secretsOutage = 'boom';
+    try {
+      expect(await statuses([page({ 'x-origin-verify': 'current-value' })])).toEqual([503]);
+    } finally {
+      fake.secretsOutage = undefined;
+    }
+  }, 60_000);
+});
+
+describe('image optimisation, invoked through its Function URL', () => {
+  test('reads the source image from the assets bucket and answers with a resized WebP', async () => {
+    const image = fn(site.imageFunction);
+    // The bundle ships sharp for linux-arm64; this machine may be x64. Use a copy with the
+    // same sharp version's native package for this CPU (from the fixture app's install).
+    const dir = mkdtempSync(join(tmpdir(), 'image-fn-'));
+    cpSync(image.dir, dir, { recursive: true, dereference: true });
+    const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+    const fixtureModules = join(fixtureOpenNextPath(), '..', 'node_modules', '@img');
+    for (const pkg of readdirSync(fixtureModules).filter((p) => p.endsWith(`linux-${arch}`))) {
+      if (!existsSync(join(dir, 'node_modules', '@img', pkg))) symlinkSync(join(fixtureModules, pkg), join(dir, 'node_modules', '@img', pkg));
+    }
+    const logo = readFileSync(join(fixtureOpenNextPath(), 'assets', 'images', 'logo.png'));
+    fake.objects.set(`${NAMES.assets}/_assets/images/logo.png`, { body: logo, contentType: 'image/png' });
+    const event = functionUrlEvent('GET', '/_next/image', 'url=%2Fimages%2Flogo.png&w=64&q=75', { accept: 'image/avif,image/webp,*/*' });
+    const run = await runHandler({ ...image, dir }, [event], fake.env());
+    rmSync(dir, { recursive: true, force: true });
+    const res = run.results[0].result;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/webp');
+    const body = Buffer.from(res.body, res.isBase64Encoded ? 'base64' : 'utf8');
+    expect(body.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    expect(body.subarray(8, 12).toString('latin1')).toBe('WEBP');
+    expect(fake.calls).toContain(`s3:GET:${NAMES.assets}/_assets/images/logo.png`);
+  }, 120_000);
+});
+
+/** A Lambda Function URL (payload 2.0) event, as CloudFront's origin request reaches it. */
+export function functionUrlEvent(method: string, rawPath: string, rawQueryString = '', headers: Record<string, string> = {}, body?: Buffer) {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { 'host': 'abc123.lambda-url.eu-west-1.on.aws', 'x-forwarded-host': 'site.example.com', 'x-forwarded-proto': 'https', ...headers },
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: 'abc123',
+      domainName: 'abc123.lambda-url.eu-west-1.on.aws',
+      domainPrefix: 'abc123',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'jest' },
+      requestId: 'r-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: body ? body.toString('base64') : undefined,
+    isBase64Encoded: Boolean(body),
+  };
+}
