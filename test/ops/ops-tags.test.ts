@@ -64,6 +64,19 @@ test('the backup repository bucket carries its key prefix', () => {
   expect(tagsOf('AWS::S3::Bucket').filter((b) => OPS_TAGS.backups in b).map((b) => b[OPS_TAGS.backups])).toEqual(['repo']);
 });
 
+test('the instance, its data volume, every log group and the backup bucket carry the service\'s name', () => {
+  const [instance] = tagsOf('AWS::EC2::Instance');
+  expect(instance[OPS_TAGS.service]).toBe('kehilla');
+  const hostId = instance[OPS_TAGS.dataHost];
+  const volumes = tagsOf('AWS::EC2::Volume').filter((v) => v[OPS_TAGS.dataVolume] === hostId);
+  expect(volumes.map((v) => v[OPS_TAGS.service])).toEqual(['kehilla']);
+  const logs = tagsOf('AWS::Logs::LogGroup').filter((g) => g[OPS_TAGS.dataHost] === hostId);
+  expect(logs).toHaveLength(DATA_HOST_LOGS.length);
+  expect(logs.map((g) => g[OPS_TAGS.service])).toEqual(DATA_HOST_LOGS.map(() => 'kehilla'));
+  const backups = tagsOf('AWS::S3::Bucket').filter((b) => OPS_TAGS.backups in b);
+  expect(backups.map((b) => b[OPS_TAGS.service])).toEqual(['kehilla']);
+});
+
 test('the tags are valid AWS tag values (no CLI lookup fails on a value EC2 or S3 refuses)', () => {
   for (const tags of [...tagsOf('AWS::EC2::Instance'), ...tagsOf('AWS::S3::Bucket'), ...tagsOf('AWS::Logs::LogGroup')]) {
     for (const [key, value] of Object.entries(tags)) {
