@@ -337,7 +337,7 @@ describe('generated workflows', () => {
     });
 
     test('deploys to every fleet instance, one at a time, and succeeds when each succeeded', () => {
-      const fleet = 'zmanim-ZmanimProdApiFleet-Fleet-0123ABCD-deploy-api';
+      const fleet = 'zmanim-ZmanimProdApiFleet-4AF9EF80-deploy-api';
       const { status, calls } = deploy({ 'i-0aaa': { document: fleet, status: 'Success' }, 'i-0bbb': { document: fleet, status: 'Success' } });
       expect(status).toBe(0);
       expect(calls).toMatch(new RegExp(`^ssm send-command --document-name ${fleet} --instance-ids i-0aaa i-0bbb --max-concurrency 1 --max-errors 0 `, 'm'));
@@ -346,7 +346,7 @@ describe('generated workflows', () => {
     });
 
     test('instances with different documents (a host and a fleet while migrating) each get their own', () => {
-      const fleet = 'zmanim-ZmanimProdApiFleet-Fleet-0123ABCD-deploy-api';
+      const fleet = 'zmanim-ZmanimProdApiFleet-4AF9EF80-deploy-api';
       const { status, calls } = deploy({ 'i-0aaa': { document: HOST_DOCUMENT, status: 'Success' }, 'i-0bbb': { document: fleet, status: 'Success' } });
       expect(status).toBe(0);
       const sends = calls.split('\n').filter((c) => c.startsWith('ssm send-command')).map((c) => /--document-name (\S+) --instance-ids (\S+) --max/.exec(c)!.slice(1));

@@ -52,6 +52,15 @@ test('the instance says where its secrets, health check, database and release ar
   expect(typeof instance[OPS_TAGS.dataHost]).toBe('string');
 });
 
+test('the instance names its parameterless deploy document, the host\'s deployApiCommand', () => {
+  const [instance] = tagsOf('AWS::EC2::Instance');
+  expect(instance[OPS_TAGS.deployApiDocument]).toBe(host.deployApiCommand.documentName);
+  const documents = Object.values(template.findResources('AWS::SSM::Document', { Properties: { Name: host.deployApiCommand.documentName } }));
+  expect(documents).toHaveLength(1);
+  expect(documents[0].Properties.Content.parameters).toBeUndefined();
+  expect(documents[0].Properties.Content.mainSteps[0].inputs.runCommand).toEqual(['set -euo pipefail', 'bash /opt/kehilla/host/deploy-api.sh']);
+});
+
 test('the data volume and every log group carry the host\'s id; each log group its name', () => {
   const [instance] = tagsOf('AWS::EC2::Instance');
   const hostId = instance[OPS_TAGS.dataHost];
