@@ -91,9 +91,11 @@ export class ApiFleetStack extends Stack {
     const hostAsset = verifiedZipAsset(this, 'HostScripts', HOST_DIR);
     const fleetAsset = verifiedZipAsset(this, 'FleetScripts', FLEET_DIR);
     const resticAsset = verifiedZipAsset(this, 'ResticBackupsScript', RESTIC_DIR);
-    for (const { asset } of [hostAsset, fleetAsset, resticAsset]) {
-      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
-    }
+    // These three objects only, never the staging bucket (it holds every stack's assets).
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [hostAsset, fleetAsset, resticAsset].map(({ asset }) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
+    }));
     this.releaseBucket.grantRead(role, `${API_RELEASE_KEY}`);
 
     const migrating = capacity.migrationBackupBucketName !== undefined;
