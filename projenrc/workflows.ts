@@ -5,6 +5,7 @@
 import { awscdk, JsonPatch } from 'projen';
 import { GithubWorkflow } from 'projen/lib/github';
 import { Job, JobPermission, JobStep } from 'projen/lib/github/workflows-model';
+import { OPS_TAGS } from '../src/constructs/ops-tags';
 import { DEFAULT_CONFIG } from '../src/zmanim/config';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
 
@@ -15,8 +16,12 @@ import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, ROLE_ARN_VARIABLES } from '../src/z
  */
 export const API_RELEASE_KEY = 'api/current/api-linux-arm64';
 
-/** GravitonDataHost.deployApiCommand: restarts the API, which fetches the release at start (test/workflows.test.ts checks they agree). */
-export const HOST_DEPLOY_COMMAND = 'bash /opt/zmanim/host/deploy-api.sh';
+/**
+ * The tag that names, on each API instance, the parameterless SSM document deploying the API
+ * there (GravitonDataHost's deployApiCommand, the API fleet's deploy document). The backend
+ * role may send that document and no other (github-oidc-stack.ts).
+ */
+export const DEPLOY_DOCUMENT_TAG = OPS_TAGS.deployApiDocument;
 
 /**
  * Every third-party action, pinned to a full commit SHA (a tag can be moved to other code).
@@ -356,7 +361,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
       `${CDK} deploy --app cdk.out ${stackPrefix}Nextjs --exclusively --require-approval never`),
   });
 
-  // ---- deploy-prod-backend: Go API for linux/arm64 -> release bucket -> SSM restart -> /health.
+  // ---- deploy-prod-backend: Go API for linux/arm64 -> release bucket -> SSM deploy document -> /health.
   const healthUrl = `https://${config.domain}${config.healthCheckPath}`;
   const backend = new GithubWorkflow(gh, `deploy-${config.environment}-backend`, { limitConcurrency: true, concurrencyOptions: DEPLOY_CONCURRENCY });
   backend.on({ workflowDispatch: {} });
@@ -409,7 +414,7 @@ export function addWorkflows(project: awscdk.AwsCdkConstructLibrary): void {
           ].join('\n'),
         },
         {
-          name: 'Restart the API on the host (SSM Run Command)',
+          name: 'Deploy the release on the API instances (their SSM deploy document)',
           run: restartScript(),
         },
         {
@@ -509,33 +514,38 @@ function aptInstall(): string {
 }
 
 /**
- * Finds the running API hosts by the app's tags (one in the single-host profile, the fleet's
- * instances in the managed one) and runs the host deploy script on each through SSM Run
- * Command: it restarts zmanim-api (which fetches the release at start) and fails unless the
- * API answers its local health check. Fails unless every instance succeeded.
+ * Finds the running API instances by the app's tags (the single host, or the fleet's
+ * instances), each with the deploy document its tag names, and sends that parameterless
+ * document (no shell, no parameters) through SSM Run Command: deploy-api.sh restarts the API,
+ * which fetches the release at start, and fails unless it answers its local health check.
+ * One instance at a time (the fleet keeps serving), stopping at the first failure. Fails
+ * unless every instance succeeded.
  */
 function restartScript(): string {
   return [
     'instances=$(aws ec2 describe-instances \\',
-    `  --filters Name=tag:project,Values=zmanim Name=tag:environment,Values=${config.environment} Name=instance-state-name,Values=running \\`,
-    '  --query "Reservations[].Instances[].InstanceId" --output text)',
-    'read -r -a ids <<<"$instances"',
-    '[ "${#ids[@]}" -ge 1 ] || { echo "::error::no running zmanim instance (tags project=zmanim, environment=' + config.environment + ')"; exit 1; }',
-    `params=$(jq -cn --arg command '${HOST_DEPLOY_COMMAND}' '{commands: [$command]}')`,
-    'command_id=$(aws ssm send-command --document-name AWS-RunShellScript --instance-ids "${ids[@]}" \\',
-    '  --comment "deploy zmanim-api ${APP_SHA:0:12}" --parameters "$params" --timeout-seconds 600 \\',
-    '  --query Command.CommandId --output text)',
-    'echo "command $command_id on ${ids[*]}"',
+    `  --filters Name=tag:project,Values=zmanim Name=tag:environment,Values=${config.environment} Name=tag-key,Values=${DEPLOY_DOCUMENT_TAG} Name=instance-state-name,Values=running \\`,
+    `  --query "Reservations[].Instances[].[InstanceId, Tags[?Key=='${DEPLOY_DOCUMENT_TAG}'] | [0].Value]" --output text)`,
+    'mapfile -t documents < <(cut -s -f2 <<<"$instances" | sort -u)',
+    `[ "\${#documents[@]}" -ge 1 ] || { echo "::error::no running zmanim instance (tags project=zmanim, environment=${config.environment}, ${DEPLOY_DOCUMENT_TAG})"; exit 1; }`,
     'failed=0',
-    'for instance in "${ids[@]}"; do',
-    // Wait up to 10 minutes (the script itself gives the API 60 s to answer after the restart).
-    '  for _ in $(seq 1 60); do',
-    '    status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)',
-    '    case "$status" in Pending|InProgress|Delayed) sleep 10 ;; *) break ;; esac',
+    'for document in "${documents[@]}"; do',
+    '  [[ "$document" =~ ^[A-Za-z0-9_.-]{3,128}$ ]] || { echo "::error::instance tag ' + DEPLOY_DOCUMENT_TAG + ' is not a document name: $document"; exit 1; }',
+    '  mapfile -t ids < <(awk -F "\\t" -v d="$document" \'$2 == d { print $1 }\' <<<"$instances")',
+    '  command_id=$(aws ssm send-command --document-name "$document" --instance-ids "${ids[@]}" \\',
+    '    --max-concurrency 1 --max-errors 0 --timeout-seconds 600 --comment "deploy zmanim-api ${APP_SHA:0:12}" \\',
+    '    --query Command.CommandId --output text)',
+    '  echo "command $command_id ($document) on ${ids[*]}"',
+    '  for instance in "${ids[@]}"; do',
+    // Up to 10 minutes each (deploy-api.sh gives the API 60 s to answer after the restart).
+    '    for _ in $(seq 1 60); do',
+    '      status=$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text 2>/dev/null || echo Pending)',
+    '      case "$status" in Pending|InProgress|Delayed) sleep 10 ;; *) break ;; esac',
+    '    done',
+    '    aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\',
+    '      --query "[Status, StandardOutputContent, StandardErrorContent]" --output text || true',
+    '    [ "$status" = Success ] || { echo "::error::the deploy on $instance ended with $status"; failed=1; }',
     '  done',
-    '  aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\',
-    '    --query "[Status, StandardOutputContent, StandardErrorContent]" --output text || true',
-    '  [ "$status" = Success ] || { echo "::error::the deploy on $instance ended with $status"; failed=1; }',
     'done',
     'exit "$failed"',
   ].join('\n');

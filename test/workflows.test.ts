@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, CLI_VERSIONS, HOST_DEPLOY_COMMAND, PROJEN_ACTION_PINS } from '../projenrc/workflows';
+import { ACTIONS, API_RELEASE_KEY as WORKFLOW_RELEASE_KEY, CLI_VERSIONS, DEPLOY_DOCUMENT_TAG, PROJEN_ACTION_PINS } from '../projenrc/workflows';
+import { OPS_TAGS } from '../src/constructs/ops-tags';
 import { DEFAULT_CONFIG, resolveConfig } from '../src/zmanim/config';
 import { API_RELEASE_KEY } from '../src/zmanim/stacks/compute-stack';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, GitHubOidcStack, ROLE_ARN_VARIABLES } from '../src/zmanim/stacks/github-oidc-stack';
@@ -257,12 +258,11 @@ describe('generated workflows', () => {
     expect(backend).toMatch(/GOOS=linux GOARCH=arm64 go build/);
     expect(backend).toContain(`aws s3 cp --only-show-errors dist/zmanim-api "s3://\${RELEASE_BUCKET}/${API_RELEASE_KEY}"`);
     expect(WORKFLOW_RELEASE_KEY).toBe(API_RELEASE_KEY);
-    expect(backend).toMatch(/aws ssm send-command --document-name AWS-RunShellScript/);
-    expect(backend).toContain(`jq -cn --arg command '${HOST_DEPLOY_COMMAND}'`);
-    // The host's deploy script, as GravitonDataHost names it.
-    expect(readFileSync(join(ROOT, 'src/constructs/graviton-data-host/graviton-data-host.ts'), 'utf8'))
-      .toContain(`deployApiCommand = '${HOST_DEPLOY_COMMAND}'`);
-    expect(backend).toMatch(/Name=tag:project,Values=zmanim Name=tag:environment,Values=prod/);
+    // The instances' own parameterless deploy document (named by their tag), never a shell document.
+    expect(backend).toContain('aws ssm send-command --document-name "$document" --instance-ids "${ids[@]}"');
+    expect(backend).not.toMatch(/AWS-Run|--parameters/);
+    expect(DEPLOY_DOCUMENT_TAG).toBe(OPS_TAGS.deployApiDocument);
+    expect(backend).toMatch(/Name=tag:project,Values=zmanim Name=tag:environment,Values=prod Name=tag-key,Values=shtetl:deploy-api-document/);
     expect(backend).toContain(`curl -fsS --max-time 10 "https://${DEFAULT_CONFIG.domain}${DEFAULT_CONFIG.healthCheckPath}"`);
     expect(backend).toMatch(/grep -qw 'healthy'/);
     const ami = runs('build-prod-ami');
@@ -288,21 +288,26 @@ describe('generated workflows', () => {
     expect(check('')).toBe(1);
   });
 
-  describe('the backend restart step, run against a stub aws CLI', () => {
-    const script = steps('deploy-prod-backend').find((st) => st.name === 'Restart the API on the host (SSM Run Command)')!.run!;
-    /** Runs the step with a fake `aws` that knows the given instances and each one's final status. */
-    function restart(statuses: Record<string, string>) {
+  describe('the backend deploy step, run against a stub aws CLI', () => {
+    const script = steps('deploy-prod-backend').find((st) => st.name === 'Deploy the release on the API instances (their SSM deploy document)')!.run!;
+    /**
+     * Runs the step with a fake `aws` that knows the given instances (id -> the deploy document
+     * its tag names, and its final status). describe-instances answers what the real CLI prints
+     * for the step's --query with --output text: one line per instance, id TAB document.
+     */
+    function deploy(instances: Record<string, { document: string; status: string }>) {
       const dir = mkdtempSync(join(tmpdir(), 'fake-aws-'));
       try {
+        writeFileSync(join(dir, 'instances'), Object.entries(instances).map(([id, i]) => `${id}\t${i.document}\n`).join(''));
         writeFileSync(join(dir, 'aws'), [
           '#!/usr/bin/env bash',
           'echo "$*" >> "$FAKE_DIR/calls"',
           'case "$1 $2" in',
-          `  "ec2 describe-instances") echo "${Object.keys(statuses).join('\t')}" ;;`,
-          '  "ssm send-command") echo cmd-123 ;;',
+          '  "ec2 describe-instances") cat "$FAKE_DIR/instances" ;;',
+          '  "ssm send-command") n=$(grep -c "send-command" "$FAKE_DIR/calls"); echo "cmd-$n" ;;',
           '  "ssm get-command-invocation")',
           '    instance=$(sed -E "s/.*--instance-id ([^ ]+).*/\\1/" <<<"$*")',
-          `    case "$instance" in ${Object.entries(statuses).map(([i, st]) => `${i}) echo ${st} ;;`).join(' ')} esac ;;`,
+          `    case "$instance" in ${Object.entries(instances).map(([i, st]) => `${i}) echo ${st.status} ;;`).join(' ')} esac ;;`,
           'esac',
         ].join('\n'), { mode: 0o755 });
         const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], {
@@ -314,21 +319,56 @@ describe('generated workflows', () => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+    const HOST_DOCUMENT = 'zmanim-ZmanimProdCompute-Host-260111B0-deploy-api';
 
-    test('deploys to every tagged instance and succeeds when each succeeded', () => {
-      const { status, calls } = restart({ 'i-0aaa': 'Success', 'i-0bbb': 'Success' });
+    test('finds the instances by the app\'s tags and their deploy document\'s tag', () => {
+      const { calls } = deploy({ 'i-0aaa': { document: HOST_DOCUMENT, status: 'Success' } });
+      expect(calls).toMatch(new RegExp(`^ec2 describe-instances --filters Name=tag:project,Values=zmanim Name=tag:environment,Values=prod Name=tag-key,Values=${DEPLOY_DOCUMENT_TAG} `
+        + 'Name=instance-state-name,Values=running --query Reservations\\[\\]\\.Instances\\[\\]\\.\\[InstanceId, Tags\\[\\?Key==\'shtetl:deploy-api-document\'\\] \\| \\[0\\]\\.Value\\] --output text$', 'm'));
+    });
+
+    test('sends the host\'s deploy document, without parameters, and succeeds when the host succeeded', () => {
+      const { status, calls } = deploy({ 'i-0aaa': { document: HOST_DOCUMENT, status: 'Success' } });
       expect(status).toBe(0);
-      expect(calls).toMatch(/ssm send-command --document-name AWS-RunShellScript --instance-ids i-0aaa i-0bbb .*--parameters \{"commands":\["bash \/opt\/zmanim\/host\/deploy-api.sh"\]\}/);
+      const sends = calls.split('\n').filter((c) => c.startsWith('ssm send-command'));
+      expect(sends).toEqual([`ssm send-command --document-name ${HOST_DOCUMENT} --instance-ids i-0aaa --max-concurrency 1 --max-errors 0 --timeout-seconds 600 `
+        + `--comment deploy zmanim-api ${'a'.repeat(12)} --query Command.CommandId --output text`]);
+      expect(calls).not.toMatch(/--parameters|AWS-Run/);
+    });
+
+    test('deploys to every fleet instance, one at a time, and succeeds when each succeeded', () => {
+      const fleet = 'zmanim-ZmanimProdApiFleet-4AF9EF80-deploy-api';
+      const { status, calls } = deploy({ 'i-0aaa': { document: fleet, status: 'Success' }, 'i-0bbb': { document: fleet, status: 'Success' } });
+      expect(status).toBe(0);
+      expect(calls).toMatch(new RegExp(`^ssm send-command --document-name ${fleet} --instance-ids i-0aaa i-0bbb --max-concurrency 1 --max-errors 0 `, 'm'));
+      expect(calls.match(/get-command-invocation --command-id cmd-1 --instance-id i-0aaa --query Status/g)).toHaveLength(1);
+      expect(calls.match(/get-command-invocation --command-id cmd-1 --instance-id i-0bbb --query Status/g)).toHaveLength(1);
+    });
+
+    test('instances with different documents (a host and a fleet while migrating) each get their own', () => {
+      const fleet = 'zmanim-ZmanimProdApiFleet-4AF9EF80-deploy-api';
+      const { status, calls } = deploy({ 'i-0aaa': { document: HOST_DOCUMENT, status: 'Success' }, 'i-0bbb': { document: fleet, status: 'Success' } });
+      expect(status).toBe(0);
+      const sends = calls.split('\n').filter((c) => c.startsWith('ssm send-command')).map((c) => /--document-name (\S+) --instance-ids (\S+) --max/.exec(c)!.slice(1));
+      expect(sends.sort()).toEqual([[HOST_DOCUMENT, 'i-0aaa'], [fleet, 'i-0bbb']].sort());
     });
 
     test('fails naming the instance whose deploy failed', () => {
-      const { status, output } = restart({ 'i-0aaa': 'Success', 'i-0bbb': 'Failed' });
+      const { status, output } = deploy({ 'i-0aaa': { document: HOST_DOCUMENT, status: 'Success' }, 'i-0bbb': { document: HOST_DOCUMENT, status: 'Failed' } });
       expect(status).toBe(1);
       expect(output).toMatch(/::error::the deploy on i-0bbb ended with Failed/);
+      expect(output).not.toMatch(/::error::the deploy on i-0aaa/);
+    });
+
+    test('refuses a tag that is no document name, before sending anything', () => {
+      const { status, output, calls } = deploy({ 'i-0aaa': { document: 'x;reboot', status: 'Success' } });
+      expect(status).toBe(1);
+      expect(output).toMatch(/::error::instance tag shtetl:deploy-api-document is not a document name: x;reboot/);
+      expect(calls).not.toMatch(/send-command/);
     });
 
     test('fails when no instance is running', () => {
-      const { status, output, calls } = restart({});
+      const { status, output, calls } = deploy({});
       expect(status).toBe(1);
       expect(output).toMatch(/::error::no running zmanim instance/);
       expect(calls).not.toMatch(/send-command/);

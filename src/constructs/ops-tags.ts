@@ -22,6 +22,12 @@ export const OPS_TAGS = {
   databaseUser: 'shtetl:database-user',
   /** On the host's instance: `<bucket>/<key>` of the API release it runs. */
   release: 'shtetl:release',
+  /**
+   * On an instance that runs the API: the name of the parameterless SSM Command document that
+   * deploys the current API release there (a deploy workflow sends it to the instances it finds
+   * by their tags; IAM decides which documents the sender may send).
+   */
+  deployApiDocument: 'shtetl:deploy-api-document',
   /** A ResticBackups repository bucket (value: the repository's key prefix). */
   backups: 'shtetl:backups',
   /** Set by CloudFormation on the resources it creates. */

@@ -103,7 +103,13 @@ export function createZmanimStacks(app: App, config: ZmanimConfig): ZmanimStacks
     ...stackProps(regional, `A/AAAA aliases of ${config.domain}`),
     distribution: nextjs.site.distribution,
   });
-  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, { ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'), releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName, protectedVpcId: network.vpc.vpcId });
+  const githubOidc = new GitHubOidcStack(app, `${prefix}GitHubOidc`, {
+    ...stackProps(regional, 'GitHub OIDC provider and one deploy role per workflow'),
+    releaseBucketName: (compute ?? fleet)!.releaseBucket.bucketName,
+    // A plain name (no export): the backend role may send this document and no other.
+    deployApiDocumentName: compute ? compute.host.deployApiCommand.documentName : fleet!.deployApiDocumentName,
+    protectedVpcId: network.vpc.vpcId,
+  });
   nextjs.addDependency(githubOidc, 'the site deploys with the roles and staging bucket of the GitHub OIDC stack');
   // Last: it shows every other stack's metrics and alarms (README "Operations").
   const dashboard = new DashboardStack(app, `${prefix}Dashboard`, {

@@ -7,6 +7,8 @@ import { AMI_BUILD_TAG, DATA_HOST_TAG_KEY, GitHubOidcStack, GitHubOidcStackProps
 import { appContext } from '../app-context';
 
 const ACCOUNT = '123456789012';
+/** A deploy document's name as GravitonDataHost makes it (`<service>-<host id>-deploy-api`). */
+const DEPLOY_DOCUMENT = 'zmanim-ZmanimProdCompute-Host-260111B0-deploy-api';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };
 
 function synth(context: Record<string, string> = {}, props: Partial<GitHubOidcStackProps> = {}) {
@@ -54,7 +56,7 @@ function roles(template: Template): Record<string, { trust: Record<string, unkno
 const list = (v: unknown): string[] => ([] as string[]).concat(v as string | string[]);
 
 describe('GitHubOidcStack', () => {
-  const { template } = synth({ 'zmanim:integAccount': '210987654321' });
+  const { template } = synth({ 'zmanim:integAccount': '210987654321' }, { deployApiDocumentName: DEPLOY_DOCUMENT });
   const all = roles(template);
 
   test('creates the provider and one role per workflow, each trusted for exact subjects', () => {
@@ -145,17 +147,31 @@ describe('GitHubOidcStack', () => {
     expect(policies).toMatch(/"cloudformation:RoleArn":\{"Fn::GetAtt":\["SiteExecutionRole[0-9A-F]+","Arn"\]\}/);
   });
 
-  test('the backend role uploads releases under api/ and runs AWS-RunShellScript only on the tagged zmanim host', () => {
+  test('the backend role uploads releases under api/ and sends only the deploy document, only to the tagged zmanim instances', () => {
     const { statements } = all['zmanim-prod-github-backend-deploy'];
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     expect(bySid.UploadApiRelease).toMatchObject({ Action: 's3:PutObject', Resource: 'arn:aws:s3:::zmanimprod*release*/api/*' });
-    expect(bySid.RunShellScriptDocument).toMatchObject({ Action: 'ssm:SendCommand', Resource: 'arn:aws:ssm:eu-west-1::document/AWS-RunShellScript' });
-    expect(bySid.OnTheZmanimHostOnly).toEqual(expect.objectContaining({
+    expect(bySid.TheDeployApiDocumentOnly).toEqual({
+      Sid: 'TheDeployApiDocumentOnly', Effect: 'Allow', Action: 'ssm:SendCommand', Resource: `arn:aws:ssm:eu-west-1:${ACCOUNT}:document/${DEPLOY_DOCUMENT}`,
+    });
+    expect(bySid.OnTheZmanimInstancesOnly).toEqual(expect.objectContaining({
       Action: 'ssm:SendCommand',
       Resource: `arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/*`,
       Condition: { StringEquals: { 'ssm:resourceTag/project': 'zmanim', 'ssm:resourceTag/environment': 'prod' } },
     }));
-    expect(statements.map((s) => s.Sid).sort()).toEqual(['FollowCommandFindHost', 'OnTheZmanimHostOnly', 'RunShellScriptDocument', 'UploadApiRelease']);
+    expect(statements.map((s) => s.Sid).sort()).toEqual(['FollowCommandFindHost', 'OnTheZmanimInstancesOnly', 'TheDeployApiDocumentOnly', 'UploadApiRelease']);
+    expect(JSON.stringify(statements)).not.toMatch(/AWS-Run/);
+  });
+
+  test('without a deploy document the backend role only uploads, and says so; a shell document or a token is refused', () => {
+    const { stack, template: bare } = synth();
+    expect(roles(bare)['zmanim-prod-github-backend-deploy'].statements.map((s) => s.Sid)).toEqual(['UploadApiRelease']);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('No deployApiDocumentName'))).toHaveLength(1);
+    for (const name of ['AWS-RunShellScript', 'AWS-RunRemoteScript', 'AmazonCloudWatch-ManageAgent', 'a/b', '']) {
+      expect(() => synth({}, { deployApiDocumentName: name })).toThrow(/deployApiDocumentName ".*" must be the plain name of this account's parameterless deploy document/);
+    }
+    const fromContext = roles(synth({ 'zmanim:deployApiDocumentName': 'kehilla-Host-deploy-api' }).template)['zmanim-prod-github-backend-deploy'];
+    expect(fromContext.statements.find((s) => s.Sid === 'TheDeployApiDocumentOnly')!.Resource).toBe(`arn:aws:ssm:eu-west-1:${ACCOUNT}:document/kehilla-Host-deploy-api`);
   });
 
   test('a named release bucket replaces the name pattern; a bad prefix fails clearly', () => {

@@ -74,10 +74,16 @@ describe('redis-flush against a real Redis, through lib.sh', () => {
   });
   afterAll(() => redis?.kill());
 
+  // The scripts from src/ have no service.env beside them (the bootstrap writes it on a host):
+  // lib.sh takes the service's name from SHTETL_SERVICE, as on a host from service.env.
+  const hostEnv = () => ({
+    SHTETL_SERVICE: 'zmanim', SHTETL_OPS_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_REDIS_PORT: String(port),
+  });
+
   test('empties the cache and reports the key counts, without printing the password', () => {
     cli('MSET', 'zmanim:a', '1', 'zmanim:b', '2', 'zmanim:c', '3');
     const r = runCommand(host.redisFlush('zmanim'), {
-      SHTETL_OPS_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: secrets, ZMANIM_REDIS_PORT: String(port),
+      ...hostEnv(), ZMANIM_SECRETS_DIR: secrets,
     });
     expect(r.stderr).not.toContain(password);
     expect(r.stdout).not.toContain(password);
@@ -88,7 +94,7 @@ describe('redis-flush against a real Redis, through lib.sh', () => {
   });
 
   test('a missing password fails with lib.sh\'s message', () => {
-    const r = runCommand(host.redisFlush('zmanim'), { SHTETL_OPS_HOST_DIR: HOST_DIR, ZMANIM_HOST_ENV: path.join(work, 'none.env'), ZMANIM_SECRETS_DIR: path.join(work, 'empty'), ZMANIM_REDIS_PORT: String(port) });
+    const r = runCommand(host.redisFlush('zmanim'), { ...hostEnv(), ZMANIM_SECRETS_DIR: path.join(work, 'empty') });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('secret redis-password is missing');
   });

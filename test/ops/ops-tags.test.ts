@@ -52,6 +52,15 @@ test('the instance says where its secrets, health check, database and release ar
   expect(typeof instance[OPS_TAGS.dataHost]).toBe('string');
 });
 
+test('the instance names its parameterless deploy document, the host\'s deployApiCommand', () => {
+  const [instance] = tagsOf('AWS::EC2::Instance');
+  expect(instance[OPS_TAGS.deployApiDocument]).toBe(host.deployApiCommand.documentName);
+  const documents = Object.values(template.findResources('AWS::SSM::Document', { Properties: { Name: host.deployApiCommand.documentName } }));
+  expect(documents).toHaveLength(1);
+  expect(documents[0].Properties.Content.parameters).toBeUndefined();
+  expect(documents[0].Properties.Content.mainSteps[0].inputs.runCommand).toEqual(['set -euo pipefail', 'bash /opt/kehilla/host/deploy-api.sh']);
+});
+
 test('the data volume and every log group carry the host\'s id; each log group its name', () => {
   const [instance] = tagsOf('AWS::EC2::Instance');
   const hostId = instance[OPS_TAGS.dataHost];
@@ -62,6 +71,19 @@ test('the data volume and every log group carry the host\'s id; each log group i
 
 test('the backup repository bucket carries its key prefix', () => {
   expect(tagsOf('AWS::S3::Bucket').filter((b) => OPS_TAGS.backups in b).map((b) => b[OPS_TAGS.backups])).toEqual(['repo']);
+});
+
+test('the instance, its data volume, every log group and the backup bucket carry the service\'s name', () => {
+  const [instance] = tagsOf('AWS::EC2::Instance');
+  expect(instance[OPS_TAGS.service]).toBe('kehilla');
+  const hostId = instance[OPS_TAGS.dataHost];
+  const volumes = tagsOf('AWS::EC2::Volume').filter((v) => v[OPS_TAGS.dataVolume] === hostId);
+  expect(volumes.map((v) => v[OPS_TAGS.service])).toEqual(['kehilla']);
+  const logs = tagsOf('AWS::Logs::LogGroup').filter((g) => g[OPS_TAGS.dataHost] === hostId);
+  expect(logs).toHaveLength(DATA_HOST_LOGS.length);
+  expect(logs.map((g) => g[OPS_TAGS.service])).toEqual(DATA_HOST_LOGS.map(() => 'kehilla'));
+  const backups = tagsOf('AWS::S3::Bucket').filter((b) => OPS_TAGS.backups in b);
+  expect(backups.map((b) => b[OPS_TAGS.service])).toEqual(['kehilla']);
 });
 
 test('the tags are valid AWS tag values (no CLI lookup fails on a value EC2 or S3 refuses)', () => {

@@ -3,8 +3,8 @@
 // can run commands on) may do. Evaluated with @cloud-copilot/iam-simulate on the synthesized
 // policies and the installed aws-cdk CLI's bootstrap template.
 import { RoleModel } from './iam-model';
-import { ACCOUNT, INTEG_ACCOUNT, productionAccount, ProductionAccount, REGION, REGIONS } from './policy-model';
-import { Edge, isAdministrator, reachPath, statements } from './reach';
+import { ACCOUNT, INTEG_ACCOUNT, managedAccount, productionAccount, ProductionAccount, REGION, REGIONS } from './policy-model';
+import { Edge, isAdministrator, reachPath, SHELL_DOCUMENTS, statements } from './reach';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { AMI_BUILD_TAG, GITHUB_ENVIRONMENTS, siteDeployNames } from '../../src/zmanim/stacks/github-oidc-stack';
 
@@ -158,15 +158,15 @@ describe.each(githubRolesButInfrastructure)('%s role: nothing it can reach excee
     expect(found).toEqual([]);
   });
 
-  if (key !== 'backend') {
-    test('cannot run commands on the data host', async () => {
-      const runners = [];
-      for (const role of reachable(name)) {
-        if (await account.reach.canRunCommand(role, account.dataHost)) runners.push(reachPath(reached.get(name)!, role.arn));
+  test('cannot run commands of its choosing on the data host (no shell document, none it can write)', async () => {
+    const runners = [];
+    for (const role of reachable(name)) {
+      for (const doc of await account.reach.sendableDocuments(role, account.dataHost)) {
+        if (doc.arbitrary) runners.push(`${reachPath(reached.get(name)!, role.arn)} may send ${doc.arn} (${doc.why})`);
       }
-      expect(runners).toEqual([]);
-    });
-  }
+    }
+    expect(runners).toEqual([]);
+  });
 
   test('cannot image, tag, stop, terminate or rewrite the data host', async () => {
     const host = account.dataHost;
@@ -174,8 +174,7 @@ describe.each(githubRolesButInfrastructure)('%s role: nothing it can reach excee
     const found: string[] = [];
     for (const [action, context] of [
       ['ec2:CreateImage', resourceTags],
-      // Root on the host (the backend deploy's purpose) can shut it down anyway.
-      ...(key === 'backend' ? [] : [['ec2:StopInstances', resourceTags]]),
+      ['ec2:StopInstances', resourceTags],
       ['ec2:TerminateInstances', resourceTags],
       ['ec2:ModifyInstanceAttribute', resourceTags],
       ['ec2:CreateTags', { ...resourceTags, [`aws:RequestTag/${AMI_BUILD_TAG.key}`]: AMI_BUILD_TAG.value, 'aws:TagKeys': [AMI_BUILD_TAG.key] }],
@@ -216,12 +215,45 @@ describe('what each role is for', () => {
     }
   });
 
-  test('backend: uploads the API release and runs the deploy command on the host, nothing else', async () => {
+  test('backend: uploads the API release and sends the host only its deploy document, no shell; reaches no other role', async () => {
     const backend = account.model.role(ROLE.backend);
-    expect(await account.reach.canRunCommand(backend, account.dataHost)).toBe(true);
+    const sendable = await account.reach.sendableDocuments(backend, account.dataHost);
+    expect(sendable).toEqual([{ arn: account.deployDocument, arbitrary: false }]);
+    expect(await account.reach.canRunCommand(backend, account.dataHost)).toBe(false);
+    // Not another of the account's documents (the host's refresh, the backups'), not on another app's instance.
+    const others = account.reach.documents.filter((d) => d.arn !== account.deployDocument);
+    expect(others.length).toBeGreaterThan(0);
+    for (const doc of others) expect([doc.arn, await account.model.decide(backend, 'ssm:SendCommand', doc.arn)]).toEqual([doc.arn, expect.not.stringMatching(/^Allowed$/)]);
     const otherInstance = { ...account.dataHost, arn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0123456789abcdef0`, tags: { project: 'other' } };
-    expect(await account.reach.canRunCommand(backend, otherInstance)).toBe(false);
-    expect([...reached.get(ROLE.backend)!.keys()].sort()).toEqual([backend.arn, account.dataHost.roleArn].sort());
+    expect(await account.reach.sendableDocuments(backend, otherInstance)).toEqual([]);
+    // Without a shell the host's instance role is out of reach (the API it deploys runs without its credentials).
+    expect([...reached.get(ROLE.backend)!.keys()]).toEqual([backend.arn]);
+    const releaseBucket = [...account.model.resourceArns.entries()].find(([k]) => /^ZmanimProdCompute\/ReleaseBucket[0-9A-F]{8}$/.test(k))![1];
+    expect(await account.model.decide(backend, 's3:PutObject', `${releaseBucket}/api/current/api-linux-arm64`)).toBe('Allowed');
+  });
+
+  test('the model counts every way to run commands of one\'s choosing (so the checks above can fail)', async () => {
+    const host = account.dataHost;
+    const role = (name: string, allow: object[]): RoleModel => ({
+      arn: `arn:aws:iam::${ACCOUNT}:role/${name}`,
+      name,
+      source: 'created',
+      trust: { Statement: [] },
+      policies: [{ name: 'p', policy: { Version: '2012-10-17', Statement: allow } as any }],
+    });
+    const onHost = { Effect: 'Allow', Action: 'ssm:SendCommand', Resource: host.arn };
+    for (const doc of SHELL_DOCUMENTS) {
+      const r = role(`send-${doc}`, [onHost, { Effect: 'Allow', Action: 'ssm:SendCommand', Resource: `arn:aws:ssm:${REGION}::document/${doc}` }]);
+      expect([doc, await account.reach.canRunCommand(r, host)]).toEqual([doc, true]);
+    }
+    const deployOnly = role('deploy-only', [onHost, { Effect: 'Allow', Action: 'ssm:SendCommand', Resource: account.deployDocument }]);
+    expect(await account.reach.canRunCommand(deployOnly, host)).toBe(false);
+    const rewrites = role('rewrites', [onHost, { Effect: 'Allow', Action: ['ssm:SendCommand', 'ssm:UpdateDocument', 'ssm:UpdateDocumentDefaultVersion'], Resource: account.deployDocument }]);
+    expect(await account.reach.canRunCommand(rewrites, host)).toBe(true);
+    const creates = role('creates', [onHost, { Effect: 'Allow', Action: ['ssm:SendCommand', 'ssm:CreateDocument'], Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:document/*` }]);
+    expect(await account.reach.canRunCommand(creates, host)).toBe(true);
+    const anyDocument = role('any-document', [{ Effect: 'Allow', Action: 'ssm:SendCommand', Resource: '*' }]);
+    expect(await account.reach.canRunCommand(anyDocument, host)).toBe(true);
   });
 
   test('AMI build: launches, images and terminates only tagged build instances, from Amazon images', async () => {
@@ -330,5 +362,48 @@ describe('what each role is for', () => {
     // Roles without the site boundary, and anything outside the site's name, are refused.
     expect(await m.decide(exec, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/${n.stackName}-Anything`)).not.toBe('Allowed');
     expect(await m.decide(exec, 'lambda:CreateFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:ZmanimProdApi-Authorizer`)).not.toBe('Allowed');
+  });
+});
+
+describe('instance roles read their own parameters only (no AmazonSSMManagedInstanceCore)', () => {
+  const parameter = (path: string) => `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${path}`;
+  const others = [
+    ['ssm:GetParameter', parameter('/otherapp/prod/database-password')],
+    ['ssm:GetParameters', parameter('/otherapp/prod/database-password')],
+    ['ssm:GetParameterHistory', parameter('/otherapp/prod/database-password')],
+    ['ssm:GetParametersByPath', parameter('/otherapp/prod')],
+    ['ssm:GetParametersByPath', parameter(DEFAULT_CONFIG.ssmPrefix)],
+  ] as const;
+
+  test('the data host\'s role: its secrets, nothing of another application', async () => {
+    const host = account.model.role(account.dataHost.roleArn);
+    expect(await account.model.decide(host, 'ssm:GetParameter', parameter(`${DEFAULT_CONFIG.ssmPrefix}/postgres-password`))).toBe('Allowed');
+    const found: string[] = [];
+    for (const [action, resource] of others) {
+      if (await account.model.decide(host, action, resource) === 'Allowed') found.push(`${action} on ${resource}`);
+    }
+    expect(found).toEqual([]);
+    expect(host.policies.map((p) => p.name).join(' ')).not.toMatch(/AmazonSSMManagedInstanceCore/);
+  });
+
+  describe('managed profile', () => {
+    let managed: ReturnType<typeof managedAccount>;
+    beforeAll(() => { managed = managedAccount(); });
+
+    test('the API fleet\'s role: its secrets, nothing of another application', async () => {
+      const fleet = managed.model.role(managed.fleetRoleArn);
+      expect(await managed.model.decide(fleet, 'ssm:GetParameter', parameter(`${DEFAULT_CONFIG.ssmPrefix}/postgres-password`))).toBe('Allowed');
+      const found: string[] = [];
+      for (const [action, resource] of others) {
+        if (await managed.model.decide(fleet, action, resource) === 'Allowed') found.push(`${action} on ${resource}`);
+      }
+      expect(found).toEqual([]);
+    });
+
+    test('backend: sends the fleet\'s instances only their deploy document, no shell; reaches no other role', async () => {
+      const backend = managed.model.role(ROLE.backend);
+      expect(await managed.reach.sendableDocuments(backend, managed.fleetInstance)).toEqual([{ arn: managed.deployDocument, arbitrary: false }]);
+      expect([...(await managed.reach.from(backend)).keys()]).toEqual([backend.arn]);
+    });
   });
 });

@@ -224,6 +224,7 @@ class Resolver {
       case 'AWS::Events::Rule': return `arn:aws:events:${region}:${account}:rule/${name}`;
       case 'AWS::CloudFront::Function': return `arn:aws:cloudfront::${account}:function/${name}`;
       case 'AWS::CloudFront::KeyValueStore': return `arn:aws:cloudfront::${account}:key-value-store/${name}`;
+      case 'AWS::SSM::Document': return `arn:aws:ssm:${region}:${account}:document/${name}`;
       case 'AWS::SSM::Parameter': return `arn:aws:ssm:${region}:${account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
       case 'AWS::ECR::Repository': return `arn:aws:ecr:${region}:${account}:repository/${name}`;
       case 'AWS::ApiGatewayV2::Api': return `arn:aws:apigateway:${region}::/apis/${name}`;

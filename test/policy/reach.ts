@@ -13,6 +13,24 @@ export interface InstanceModel {
   readonly roleArn: string;
 }
 
+/** An SSM Command document of the account (synthesized by the app). */
+export interface DocumentModel {
+  readonly arn: string;
+  /** Whether it declares parameters: then the sender, not the document, decides what runs. */
+  readonly hasParameters: boolean;
+}
+
+/**
+ * AWS-owned Command documents that run whatever the sender passes: shell or PowerShell lines,
+ * a script or document fetched from S3 or GitHub, a playbook, recipe, state or hook. Sending
+ * any of them to an instance is running arbitrary commands there as root.
+ */
+export const SHELL_DOCUMENTS = [
+  'AWS-RunShellScript', 'AWS-RunPowerShellScript', 'AWS-RunRemoteScript', 'AWS-RunDocument',
+  'AWS-RunAnsiblePlaybook', 'AWS-ApplyAnsiblePlaybooks', 'AWS-RunSaltState', 'AWS-ApplyChefRecipes',
+  'AWS-ApplyDSCMofs', 'AWS-RunInspecChecks', 'AWS-RunPatchBaselineWithHooks', 'AWS-InstallApplication',
+] as const;
+
 /** A Lambda function and the role its code runs as. */
 export interface FunctionModel {
   readonly arn: string;
@@ -31,6 +49,8 @@ export class Reachability {
   public readonly instances: InstanceModel[] = [];
   /** Functions whose code, once replaced, runs as their role. */
   public readonly functions: FunctionModel[] = [];
+  /** The account's own Command documents (the app's parameterless host commands). */
+  public readonly documents: DocumentModel[] = [];
   /** Roles a reached principal could create (by ARN), with the boundary it would have to give them. */
   public readonly synthetic = new Map<string, RoleModel>();
 
@@ -139,13 +159,41 @@ export class Reachability {
     return out;
   }
 
-  /** Could `r` run a shell command on `instance` through SSM (AWS-RunShellScript)? */
+  /**
+   * Could `r` run arbitrary commands on `instance` through SSM Run Command? Yes if it may send
+   * the instance a document that runs what the sender chooses: an AWS-owned one of
+   * SHELL_DOCUMENTS, one of the account's documents with parameters, one it may create, or
+   * one of the account's documents it may send and also rewrite.
+   */
   public async canRunCommand(r: RoleModel, instance: InstanceModel): Promise<boolean> {
+    return (await this.sendableDocuments(r, instance)).some((d) => d.arbitrary);
+  }
+
+  /** The documents `r` may send to `instance`, each marked whether it runs what the sender chooses. */
+  public async sendableDocuments(r: RoleModel, instance: InstanceModel): Promise<Array<{ arn: string; arbitrary: boolean; why?: string }>> {
+    if (!mayAllow(r, 'ssm:SendCommand')) return [];
+    const m = this.model;
     const region = instance.arn.split(':')[3];
     const tags = Object.fromEntries(Object.entries(instance.tags).map(([k, v]) => [`ssm:resourceTag/${k}`, v]));
-    const onInstance = await this.model.decide(r, 'ssm:SendCommand', instance.arn, tags) === 'Allowed';
-    const document = await this.model.decide(r, 'ssm:SendCommand', `arn:aws:ssm:${region}::document/AWS-RunShellScript`) === 'Allowed';
-    return onInstance && document;
+    if (await m.decide(r, 'ssm:SendCommand', instance.arn, tags) !== 'Allowed') return [];
+    const send = async (arn: string) => await m.decide(r, 'ssm:SendCommand', arn) === 'Allowed';
+    const out: Array<{ arn: string; arbitrary: boolean; why?: string }> = [];
+    for (const name of SHELL_DOCUMENTS) {
+      const arn = `arn:aws:ssm:${region}::document/${name}`;
+      if (await send(arn)) out.push({ arn, arbitrary: true, why: 'runs what the sender passes' });
+    }
+    const created = `arn:aws:ssm:${region}:${m.account}:document/attacker-shell`;
+    if (mayAllow(r, 'ssm:CreateDocument') && await m.decide(r, 'ssm:CreateDocument', created) === 'Allowed' && await send(created)) {
+      out.push({ arn: created, arbitrary: true, why: 'a document it may create' });
+    }
+    for (const doc of this.documents.filter((d) => d.arn.split(':')[3] === region)) {
+      if (!await send(doc.arn)) continue;
+      const rewritable = mayAllow(r, 'ssm:UpdateDocument') && await m.decide(r, 'ssm:UpdateDocument', doc.arn) === 'Allowed'
+        && await m.decide(r, 'ssm:UpdateDocumentDefaultVersion', doc.arn) === 'Allowed';
+      const why = doc.hasParameters ? 'takes parameters' : rewritable ? 'it may rewrite the document' : undefined;
+      out.push({ arn: doc.arn, arbitrary: why !== undefined, why });
+    }
+    return out;
   }
 
   /** Could `r` have CloudFormation run a new stack, or a change set of an existing one, as `roleArn`? */

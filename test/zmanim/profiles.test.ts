@@ -5,6 +5,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { synthZmanimApp, TEST_ACCOUNT } from './app-fixture';
+import { OPS_TAGS } from '../../src/constructs/ops-tags';
 import { ConfigError, DEFAULT_CONFIG, resolveConfig, validateConfig, ZmanimConfig } from '../../src/zmanim/config';
 import { rdsParameters } from '../../src/zmanim/postgres-parameters';
 import { CACHE_GRAVITON_NODE_TYPES, GRAVITON_INSTANCE_TYPES, managedCapacity, RDS_GRAVITON_CLASSES } from '../../src/zmanim/profiles';
@@ -203,6 +204,26 @@ describe('managed profile templates', () => {
       expect(userData).toMatch(/ZMANIM_SECRET_NAMES=\\+"postgres-password redis-password/);
       expect(userData).not.toMatch(/PASSWORD=|resolve:ssm-secure|SecretString/);
     });
+  });
+
+  test('the fleet\'s instances carry their parameterless deploy document, the only one the backend role may send', () => {
+    const t = Template.fromStack(stacks.fleet!);
+    const name = stacks.fleet!.deployApiDocumentName;
+    expect(name).toMatch(/^zmanim-ZmanimProdApiFleet-[\w-]*[0-9A-F]{8}-deploy-api$/);
+    t.hasResourceProperties('AWS::SSM::Document', {
+      Name: name,
+      DocumentType: 'Command',
+      Content: {
+        schemaVersion: '2.2',
+        description: Match.anyValue(),
+        mainSteps: [{ action: 'aws:runShellScript', name: 'deploy-api', inputs: { timeoutSeconds: '600', runCommand: ['set -euo pipefail', 'bash /opt/zmanim/host/deploy-api.sh'] } }],
+      },
+    });
+    const asg = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup'))[0];
+    expect(asg.Properties.Tags).toEqual(expect.arrayContaining([{ Key: OPS_TAGS.deployApiDocument, Value: name, PropagateAtLaunch: true }]));
+    const backend = JSON.stringify(Template.fromStack(stacks.githubOidc).toJSON());
+    expect(backend).toContain(`:document/${name}"`);
+    expect(backend).not.toMatch(/AWS-Run|-Host-[0-9A-F]{8}-deploy-api/);
   });
 
   test('the API reaches the fleet through its VPC link and the ALB listener (no Cloud Map, no host refresh)', () => {

@@ -19,6 +19,7 @@ import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
 import { verifiedZipAsset } from '../../internal/zip';
 import { HostCommand, HostFile, IManagedHost } from '../managed-host';
+import { OPS_TAGS } from '../ops-tags';
 
 /** The host scripts, units and configuration that every instance runs (shipped as an S3 asset). */
 const HOST_DIR = join(__dirname, 'host');
@@ -507,6 +508,8 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     this.deployApiCommand = this.createCommand('DeployApiDocument', 'deploy-api',
       'Deploys the API release now in the release location; fails unless it answers its health check',
       [`bash ${hostDir}/deploy-api.sh`]);
+    // A deploy workflow finds the document with the instance (and may send only what IAM allows).
+    Tags.of(this.instance).add(OPS_TAGS.deployApiDocument, this.deployApiCommand.documentName);
     this.refreshApiCommand = this.createCommand('RefreshApiDocument', 'refresh-api',
       'Re-reads the secrets, rewrites the API environment and restarts the API; fails unless it answers its health check',
       [`bash ${hostDir}/read-secrets.sh`, `bash ${hostDir}/write-api-env.sh`, `bash ${hostDir}/deploy-api.sh`]);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Aws, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Lazy, Names, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,8 +9,10 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { OPS_TAGS } from '../../constructs/ops-tags';
 import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
 import { verifiedZipAsset } from '../../internal/zip';
@@ -62,6 +64,13 @@ export class ApiFleetStack extends Stack {
   /** The listener on :8080 that the API's VPC link reaches. */
   public readonly listener: elbv2.ApplicationListener;
   public readonly releaseBucket: s3.Bucket;
+  /**
+   * The parameterless SSM Command document that deploys the API release now in the release
+   * bucket on an instance (deploy-api.sh: restart, fail unless healthy), as the single host's
+   * `deployApiCommand`. Its name is a plain string, stable between synths; the instances carry
+   * it in their `shtetl:deploy-api-document` tag.
+   */
+  public readonly deployApiDocumentName: string;
 
   constructor(scope: Construct, id: string, props: ApiFleetStackProps) {
     super(scope, id, props);
@@ -82,9 +91,11 @@ export class ApiFleetStack extends Stack {
     const hostAsset = verifiedZipAsset(this, 'HostScripts', HOST_DIR);
     const fleetAsset = verifiedZipAsset(this, 'FleetScripts', FLEET_DIR);
     const resticAsset = verifiedZipAsset(this, 'ResticBackupsScript', RESTIC_DIR);
-    for (const { asset } of [hostAsset, fleetAsset, resticAsset]) {
-      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)] }));
-    }
+    // These three objects only, never the staging bucket (it holds every stack's assets).
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [hostAsset, fleetAsset, resticAsset].map(({ asset }) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
+    }));
     this.releaseBucket.grantRead(role, `${API_RELEASE_KEY}`);
 
     const migrating = capacity.migrationBackupBucketName !== undefined;
@@ -150,6 +161,8 @@ export class ApiFleetStack extends Stack {
       notifications: [{ topic: props.alarmTopic, scalingEvents: autoscaling.ScalingEvents.ALL }],
       defaultInstanceWarmup: Duration.minutes(3),
     });
+    this.deployApiDocumentName = this.createDeployApiDocument();
+
     const asgLogicalId = this.getLogicalId(this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup);
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['cloudformation:SignalResource'],
@@ -243,11 +256,42 @@ export class ApiFleetStack extends Stack {
 
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.autoScalingGroup.autoScalingGroupName, description: 'The API fleet' });
     new CfnOutput(this, 'ReleaseBucketName', { value: this.releaseBucket.bucketName, description: `The API release is s3://<bucket>/${API_RELEASE_KEY}` });
+    new CfnOutput(this, 'DeployApiDocumentName', {
+      value: this.deployApiDocumentName,
+      description: 'SSM document that deploys the API release on an instance (no parameters; send it to one instance at a time)',
+    });
     new CfnOutput(this, 'DeployApiCommand', {
       value: `aws autoscaling start-instance-refresh --region ${this.region} --auto-scaling-group-name ${this.autoScalingGroup.autoScalingGroupName} `
         + '--preferences \'{"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"InstanceWarmup":180}\'',
       description: 'Rolls the API release now in the release bucket onto the fleet, one new instance at a time',
     });
+  }
+
+  /**
+   * The fleet's counterpart of GravitonDataHost's deploy document: the backend deploy role may
+   * send it (and no shell) to the fleet's instances, which find it in their tag. Each instance
+   * runs the single host's deploy-api.sh from its copy of the host scripts.
+   */
+  private createDeployApiDocument(): string {
+    const name = `zmanim-${Names.uniqueResourceName(this.autoScalingGroup, { maxLength: 80, separator: '-' })}-deploy-api`;
+    new ssm.CfnDocument(this, 'DeployApiDocument', {
+      name,
+      documentType: 'Command',
+      // A fixed name cannot be replaced in place; content changes become a new version.
+      updateMethod: 'NewVersion',
+      content: {
+        schemaVersion: '2.2',
+        description: `Deploys the API release now in the release bucket on this instance; fails unless it answers its health check (zmanim API fleet ${this.node.path})`,
+        mainSteps: [{
+          action: 'aws:runShellScript',
+          name: 'deploy-api',
+          inputs: { timeoutSeconds: '600', runCommand: ['set -euo pipefail', 'bash /opt/zmanim/host/deploy-api.sh'] },
+        }],
+      },
+    });
+    // Launched instances carry the tag (Auto Scaling propagates it).
+    Tags.of(this.autoScalingGroup).add(OPS_TAGS.deployApiDocument, name);
+    return name;
   }
 
   /** The fleet's alarms; silent while migrating, when no instance serves on purpose. */

@@ -1,4 +1,4 @@
-import { CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -136,6 +136,17 @@ export interface GitHubOidcStackProps extends StackProps {
   readonly releaseKeyPrefix?: string;
 
   /**
+   * Name of the parameterless SSM Command document that deploys the API release on an API
+   * instance (the single host's `deployApiCommand.documentName`, or the API fleet's
+   * `deployApiDocumentName`): the only document the backend role may send, and only to the
+   * app's instances. A plain name, so no export ties this stack to the host's.
+   *
+   * @default - context `zmanim:deployApiDocumentName`; if unset, the backend role may upload
+   * releases but run nothing on any instance
+   */
+  readonly deployApiDocumentName?: string;
+
+  /**
    * Account where the integ tests deploy (bootstrapped with `--trust` for this account). It
    * must differ from this stack's account: the integ role can deploy anything there.
    *
@@ -228,7 +239,8 @@ export class GitHubOidcStack extends Stack {
     // deploy-prod-backend.yml: upload the API build, restart it on the host through SSM.
     this.backendDeployRole = role('BackendDeploy', 'backend-deploy',
       GitHubSubject.environment(infra, GITHUB_ENVIRONMENTS.backend), 'API release upload and restart on the host');
-    this.grantBackendDeploy(this.backendDeployRole, config, props.releaseBucketName ?? context('releaseBucketName'), props.releaseKeyPrefix ?? 'api/');
+    this.grantBackendDeploy(this.backendDeployRole, config, props.releaseBucketName ?? context('releaseBucketName'), props.releaseKeyPrefix ?? 'api/',
+      props.deployApiDocumentName ?? context('deployApiDocumentName'));
 
     // build-prod-ami.yml: Packer amazon-ebs, then the AMI id parameter.
     this.amiBuildRole = role('AmiBuild', 'ami-build',
@@ -462,7 +474,8 @@ export class GitHubOidcStack extends Stack {
     new CfnOutput(this, 'SiteStagingBucket', { value: staging.bucketName, description: `Staging bucket of ${n.stackName}` });
   }
 
-  private grantBackendDeploy(deployRole: GitHubDeployRole, config: ZmanimConfig, bucketName: string | undefined, keyPrefix: string): void {
+  private grantBackendDeploy(deployRole: GitHubDeployRole, config: ZmanimConfig, bucketName: string | undefined, keyPrefix: string,
+    deployDocumentName: string | undefined): void {
     if (!/^([a-z0-9][a-z0-9._-]*\/)+$/.test(keyPrefix)) {
       throw new Error(`releaseKeyPrefix "${keyPrefix}" must be a key prefix ending in "/" without leading slash or wildcard, e.g. "api/".`);
     }
@@ -473,41 +486,46 @@ export class GitHubOidcStack extends Stack {
       actions: ['s3:PutObject'],
       resources: [`arn:${this.partition}:s3:::${bucket}/${keyPrefix}*`],
     }));
-    // Run the restart script on the zmanim host only: AWS-RunShellScript, on instances that
-    // carry the app's tags (zmanim-app.ts tags every resource project/environment).
-    // When GravitonDataHost offers a parameterless deploy document with grantRun(grantee),
-    // replace these two statements by that grant (and the workflow's --document-name).
-    deployRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'RunShellScriptDocument',
-      actions: ['ssm:SendCommand'],
-      resources: [`arn:${this.partition}:ssm:${config.region}::document/AWS-RunShellScript`],
-    }));
-    deployRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'OnTheZmanimHostOnly',
-      actions: ['ssm:SendCommand'],
-      resources: [`arn:${this.partition}:ec2:${config.region}:${this.account}:instance/*`],
-      conditions: { StringEquals: { 'ssm:resourceTag/project': 'zmanim', 'ssm:resourceTag/environment': config.environment } },
-    }));
-    // Follow the command, and find the host by its tags. These actions have no resource-level
-    // permissions in IAM.
-    deployRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'FollowCommandFindHost',
-      actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ec2:DescribeInstances'],
-      resources: ['*'],
-    }));
-    // A bucket from another stack shows in the finding as its logical id or export name.
-    const s3Finding = Token.isUnresolved(bucket)
-      ? { regex: `/^Resource::arn:${this.nagPartition()}:s3:::[^/]+\\/${keyPrefix.replace(/[/.]/g, '\\$&')}\\*$/` } as unknown as string
-      : `Resource::arn:${this.nagPartition()}:s3:::${bucket}/${keyPrefix}*`;
+    const appliesTo = [
+      Token.isUnresolved(bucket)
+        // A bucket from another stack shows in the finding as its logical id or export name.
+        ? { regex: `/^Resource::arn:${this.nagPartition()}:s3:::[^/]+\\/${keyPrefix.replace(/[/.]/g, '\\$&')}\\*$/` } as unknown as string
+        : `Resource::arn:${this.nagPartition()}:s3:::${bucket}/${keyPrefix}*`,
+    ];
+    if (deployDocumentName === undefined) {
+      Annotations.of(this).addWarning('No deployApiDocumentName (context zmanim:deployApiDocumentName): the backend deploy role can upload releases but deploy them nowhere.');
+    } else {
+      validateDeployDocumentName(deployDocumentName);
+      // The deploy document (no parameters, fixed lines: deploy-api.sh), never a shell document,
+      // on the app's instances only (zmanim-app.ts tags every resource project/environment).
+      // Tags, not instance ids: the host is replaced whenever its boot scripts change, and the
+      // fleet's instances come and go; the document's name is stable.
+      deployRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'TheDeployApiDocumentOnly',
+        actions: ['ssm:SendCommand'],
+        resources: [`arn:${this.partition}:ssm:${config.region}:${this.account}:document/${deployDocumentName}`],
+      }));
+      deployRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'OnTheZmanimInstancesOnly',
+        actions: ['ssm:SendCommand'],
+        resources: [`arn:${this.partition}:ec2:${config.region}:${this.account}:instance/*`],
+        conditions: { StringEquals: { 'ssm:resourceTag/project': 'zmanim', 'ssm:resourceTag/environment': config.environment } },
+      }));
+      // Follow the command, and find the instances (and their document) by their tags. These
+      // actions have no resource-level permissions in IAM.
+      deployRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'FollowCommandFindHost',
+        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ec2:DescribeInstances'],
+        resources: ['*'],
+      }));
+      appliesTo.push(`Resource::arn:${this.nagPartition()}:ec2:${config.region}:${this.nagAccount()}:instance/*`, 'Resource::*');
+    }
     suppressNag(defaultPolicy(deployRole), [{
       id: 'AwsSolutions-IAM5',
       reason: 'S3: new objects under the release prefix only; EC2 instances: only those tagged project=zmanim and this environment '
-        + '(ssm:resourceTag condition); ssm:GetCommandInvocation, ssm:ListCommandInvocations and ec2:DescribeInstances support no resource ARN.',
-      appliesTo: [
-        s3Finding,
-        `Resource::arn:${this.nagPartition()}:ec2:${config.region}:${this.nagAccount()}:instance/*`,
-        'Resource::*',
-      ],
+        + '(ssm:resourceTag condition), with the one parameterless deploy document; ssm:GetCommandInvocation, '
+        + 'ssm:ListCommandInvocations and ec2:DescribeInstances support no resource ARN.',
+      appliesTo,
     }]);
   }
 
@@ -690,4 +708,15 @@ function defaultPolicy(deployRole: GitHubDeployRole): iam.Policy {
     throw new Error(`${deployRole.node.path} has no policy yet: add its statements before suppressing findings on them`);
   }
   return policy;
+}
+
+/**
+ * A document name of this account (SSM: 3-128 letters, digits, `_`, `-`, `.`), never one of
+ * AWS's (`AWS-*`, `Amazon*`): those include AWS-RunShellScript, which runs any shell.
+ */
+function validateDeployDocumentName(name: string): void {
+  if (Token.isUnresolved(name) || !/^[a-zA-Z0-9_.-]{3,128}$/.test(name) || /^(aws-|amazon)/i.test(name)) {
+    throw new Error(`deployApiDocumentName "${name}" must be the plain name of this account's parameterless deploy document `
+      + '(e.g. the host\'s deployApiCommand.documentName), not a token and not an AWS-owned document such as AWS-RunShellScript.');
+  }
 }
