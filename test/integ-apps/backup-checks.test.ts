@@ -25,12 +25,17 @@ function hostFilesOfIntegApp(): Map<string, string> {
   buildResticBackupsInteg(app);
   app.synth();
   const files = new Map<string, string>();
-  for (const asset of readdirSync(outdir).filter((d) => d.startsWith('asset.'))) {
-    const manifest = join(outdir, asset, 'MANIFEST');
+  // Host files ship as zips whose SHA-256 the user data carries (GravitonDataHost.addFiles).
+  for (const zip of readdirSync(outdir).filter((d) => d.startsWith('asset.') && d.endsWith('.zip'))) {
+    const dir = join(h.dir, 'unzipped', zip);
+    mkdirSync(dir, { recursive: true });
+    const unzip = spawnSync('python3', ['-m', 'zipfile', '-e', join(outdir, zip), dir], { encoding: 'utf8' });
+    if (unzip.status !== 0) throw new Error(`unzip ${zip}: ${unzip.stderr}`);
+    const manifest = join(dir, 'MANIFEST');
     if (!existsSync(manifest)) continue;
     for (const line of readFileSync(manifest, 'utf8').trim().split('\n')) {
       const path = line.split(' ')[2];
-      files.set(path, readFileSync(join(outdir, asset, 'files', path), 'utf8'));
+      files.set(path, readFileSync(join(dir, 'files', path), 'utf8'));
     }
   }
   return files;
