@@ -171,6 +171,8 @@ function synthJob(): Job {
       downloadArtifact(SITE_ARTIFACT),
       {
         name: 'cdk synth',
+        // The app refuses the fixture site and placeholders (src/zmanim/deploy-checks.ts).
+        env: { ZMANIM_CDK_COMMAND: 'release' },
         run: [
           'mkdir -p site && tar -C site -xzf open-next.tgz',
           `site=$(jq -cn --arg path "$GITHUB_WORKSPACE/site/.open-next" '${siteDefaults} + {openNextPath: $path}')`,

@@ -249,6 +249,8 @@ describe('generated workflows', () => {
     for (const wf of ['deploy-prod-infrastructure', 'deploy-prod-frontend']) {
       expect(runs(wf)).toMatch(/npx --yes @opennextjs\/aws@4\.1\.\d+ build/);
       expect(runs(wf)).toMatch(/npx cdk synth --quiet -c "zmanim:site=\$site" --output cdk\.out/);
+      // ...as a release synth, which refuses the fixture site and placeholders (deploy-checks.ts).
+      expect(steps(wf).find((st) => st.name === 'cdk synth')?.env).toEqual({ ZMANIM_CDK_COMMAND: 'release' });
     }
     expect(runs('deploy-prod-infrastructure')).toMatch(/aws-cdk@[\d.]+ diff --app cdk.out --no-change-set --all[\s\S]*aws-cdk@[\d.]+ deploy --app cdk.out --all --require-approval never/);
     // The AMI choice lives in the committed cdk.context.json; a -c would override it.

@@ -9,6 +9,11 @@ import { FIXTURE_SITE_DIR } from './prepare-assets';
  * warning. The CDK CLI does not tell the app which command runs it.
  */
 export const COMMAND_VARIABLE = 'ZMANIM_CDK_COMMAND';
+/**
+ * The deploy workflows' synth job: its cloud assembly is deployed by a later job, and it has
+ * no credentials (it may run a build of untrusted code), so everything but the account is checked.
+ */
+export const RELEASE_SYNTH = 'release';
 
 /** The build id the fixture Next.js app gives itself (test/fixtures/nextjs-app/next.config.mjs). */
 export const FIXTURE_BUILD_ID = 'opennext-site-fixture';
@@ -86,15 +91,15 @@ export function deployProblems(config: ZmanimConfig, env: NodeJS.ProcessEnv, roo
 }
 
 /**
- * Run by src/app.ts before any stack is built. Under `npx projen deploy|diff`
- * (`ZMANIM_CDK_COMMAND`), throws a `DeployCheckError` listing every problem. Otherwise a
+ * Run by src/app.ts before any stack is built. Under `npx projen deploy|diff` or the deploy
+ * workflows' synth (`ZMANIM_CDK_COMMAND` deploy, diff or release), throws a `DeployCheckError` listing every problem. Otherwise a
  * synth that names an account (a direct `npx cdk deploy` does) gets a one-line warning, and a
  * synth without one (fresh clone, CI, tests) is a preview where the fixture is the default.
  */
 export function checkDeployable(config: ZmanimConfig, env: NodeJS.ProcessEnv, root: string, warn: (line: string) => void): void {
   const command = env[COMMAND_VARIABLE];
   if (command) {
-    const problems = deployProblems(config, env, root, true);
+    const problems = deployProblems(config, env, root, command !== RELEASE_SYNTH);
     if (problems.length > 0) throw new DeployCheckError(command, problems);
     return;
   }

@@ -77,6 +77,9 @@ describe('deploy checks', () => {
     expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'deploy' })).toThrow(DeployCheckError);
     expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'diff' })).toThrow(/^zmanim diff: stopped before anything reached CloudFormation\. Set these first:\n {2}- AWS account: .*\n {2}- site\.openNextPath: .*\n {2}- hostedZone\.zoneId: /);
     expect(() => check(deployable(), { ...credentials, ZMANIM_CDK_COMMAND: 'deploy' })).not.toThrow();
+    // The deploy workflows' synth job has no credentials: the site and the zone are still checked.
+    expect(() => check({ ...DEFAULT_CONFIG }, { ZMANIM_CDK_COMMAND: 'release' })).toThrow(/^zmanim release: stopped before anything reached CloudFormation\. Set these first:\n {2}- site\.openNextPath: .*\n {2}- hostedZone\.zoneId: /);
+    expect(() => check({ ...deployable(), account: undefined }, { ZMANIM_CDK_COMMAND: 'release' })).not.toThrow();
     check({ ...DEFAULT_CONFIG }, {});
     expect(lines).toEqual([]);
     check({ ...DEFAULT_CONFIG, account: ACCOUNT }, credentials);
