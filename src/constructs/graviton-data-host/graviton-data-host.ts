@@ -237,31 +237,18 @@ export class GravitonDataHost extends Construct implements IManagedHost {
 
     if (snapshotRetention > 0) addDataVolumeSnapshots(this, this.hostTag, snapshotRetention);
 
-    this.systemStatusAlarm = this.metricStatusCheckFailedSystem().createAlarm(this, 'SystemStatusAlarm', {
-      alarmDescription: `${this.node.path}: EC2 system status check failed; EC2 recovers the instance onto other hardware (same id, volume, address).`,
-      threshold: 1,
-      evaluationPeriods: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
+    const { GREATER_THAN_OR_EQUAL_TO_THRESHOLD: atLeast, GREATER_THAN_THRESHOLD: above } = cloudwatch.ComparisonOperator;
+    const alarm = (alarmId: string, metric: cloudwatch.Metric, threshold: number, evaluationPeriods: number,
+      comparisonOperator: cloudwatch.ComparisonOperator, what: string) =>
+      metric.createAlarm(this, alarmId, { alarmDescription: `${this.node.path}: ${what}`, threshold, evaluationPeriods, comparisonOperator });
+    this.systemStatusAlarm = alarm('SystemStatusAlarm', this.metricStatusCheckFailedSystem(), 1, 2, atLeast,
+      'EC2 system status check failed; EC2 recovers the instance onto other hardware (same id, volume, address).');
     this.systemStatusAlarm.addAlarmAction(new cloudwatchActions.Ec2Action(cloudwatchActions.Ec2InstanceAction.RECOVER));
-    this.instanceStatusAlarm = this.metricStatusCheckFailedInstance().createAlarm(this, 'InstanceStatusAlarm', {
-      alarmDescription: `${this.node.path}: EC2 instance status check failed for 3 minutes (OS unresponsive). Runbook: README, GravitonDataHost.`,
-      threshold: 1,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
-    this.dataDiskAlarm = this.metricDataDiskUsedPercent().createAlarm(this, 'DataDiskAlarm', {
-      alarmDescription: `${this.node.path}: /data is more than 80 % full. Grow the volume (dataVolumeSize), then xfs_growfs /data.`,
-      threshold: 80,
-      evaluationPeriods: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
-    this.memoryAlarm = this.metricMemoryUsedPercent().createAlarm(this, 'MemoryAlarm', {
-      alarmDescription: `${this.node.path}: memory use above 90 % for 15 minutes.`,
-      threshold: 90,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
+    this.instanceStatusAlarm = alarm('InstanceStatusAlarm', this.metricStatusCheckFailedInstance(), 1, 3, atLeast,
+      'EC2 instance status check failed for 3 minutes (OS unresponsive). Runbook: README, GravitonDataHost.');
+    this.dataDiskAlarm = alarm('DataDiskAlarm', this.metricDataDiskUsedPercent(), 80, 2, above,
+      '/data is more than 80 % full. Grow the volume (dataVolumeSize), then xfs_growfs /data.');
+    this.memoryAlarm = alarm('MemoryAlarm', this.metricMemoryUsedPercent(), 90, 3, above, 'memory use above 90 % for 15 minutes.');
     notifyAlarmAndOk(props.alarmTopic, this.systemStatusAlarm, this.instanceStatusAlarm, this.dataDiskAlarm, this.memoryAlarm);
 
     this.apiSettings = renderApiSettings(props.allowedOrigins ?? [], props.apiEnvironment ?? {});
