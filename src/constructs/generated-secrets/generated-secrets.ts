@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { GenerateSecretFunction } from './generate-secret-function';
 import { functionLogging } from '../../internal/function-logging';
+import { failer, ValidationError } from '../../internal/validation-error';
 
 /**
  * Properties of {@link GeneratedSecrets}.
@@ -66,7 +67,7 @@ export class GeneratedSecrets extends Construct {
   constructor(scope: Construct, id: string, props: GeneratedSecretsProps) {
     super(scope, id);
     const length = props.length ?? 48;
-    validate(props, length);
+    validate(this, props, length);
     this.parameterPath = props.parameterPath;
     this.names = [...props.secretNames];
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -119,7 +120,7 @@ export class GeneratedSecrets extends Construct {
 
   private assertKnown(secretName: string) {
     if (!this.names.includes(secretName)) {
-      throw new Error(`GeneratedSecrets ${this.node.path}: no secret named "${secretName}"; this construct generates ${this.names.join(', ')}.`);
+      throw new ValidationError('GeneratedSecrets', this, `no secret named "${secretName}"; this construct generates ${this.names.join(', ')}.`);
     }
   }
 
@@ -142,23 +143,24 @@ export class GeneratedSecrets extends Construct {
   }
 }
 
-function validate(props: GeneratedSecretsProps, length: number) {
+function validate(scope: Construct, props: GeneratedSecretsProps, length: number) {
+  const fail = failer('GeneratedSecrets', scope);
   if (!Token.isUnresolved(props.parameterPath) && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.parameterPath)) {
-    throw new Error(`GeneratedSecrets: parameterPath must be an absolute SSM path without a trailing slash (got "${props.parameterPath}"). Use e.g. "/<service>/<env>".`);
+    fail(`parameterPath must be an absolute SSM path without a trailing slash (got "${props.parameterPath}"). Use e.g. "/<service>/<env>".`);
   }
   if (props.secretNames.length === 0) {
-    throw new Error('GeneratedSecrets: secretNames is empty; give at least one name, e.g. ["postgres-password"].');
+    fail('secretNames is empty; give at least one name, e.g. ["postgres-password"].');
   }
   for (const name of props.secretNames) {
     if (!/^[a-zA-Z0-9_.-]+$/.test(name)) {
-      throw new Error(`GeneratedSecrets: secret name "${name}" must be one path segment of letters, digits, "_", "." or "-" (no "/").`);
+      fail(`secret name "${name}" must be one path segment of letters, digits, "_", "." or "-" (no "/").`);
     }
   }
   const dupes = props.secretNames.filter((n, i) => props.secretNames.indexOf(n) !== i);
   if (dupes.length > 0) {
-    throw new Error(`GeneratedSecrets: secret names must be unique; "${dupes[0]}" is given twice.`);
+    fail(`secret names must be unique; "${dupes[0]}" is given twice.`);
   }
   if (!Number.isInteger(length) || length < 16 || length > 1024) {
-    throw new Error(`GeneratedSecrets: length must be a whole number from 16 to 1024 (got ${length}). The default, 48, gives 288 bits.`);
+    fail(`length must be a whole number from 16 to 1024 (got ${length}). The default, 48, gives 288 bits.`);
   }
 }

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { GitHubOidcProvider } from './github-oidc-provider';
 import { GitHubSubject } from './subject';
+import { ValidationError } from '../../internal/validation-error';
 
 /**
  * Properties of {@link GitHubDeployRole}.
@@ -117,12 +118,12 @@ export class GitHubDeployRole extends Construct implements iam.IGrantable {
 
   constructor(scope: Construct, id: string, props: GitHubDeployRoleProps) {
     super(scope, id);
-    this.subjects = validateSubjects(props.subjects ?? []);
+    this.subjects = validateSubjects(this, props.subjects ?? []);
     const maxSessionDuration = props.maxSessionDuration ?? Duration.hours(1);
     if (!maxSessionDuration.isUnresolved()) {
       const seconds = maxSessionDuration.toSeconds();
       if (seconds < 3600 || seconds > 43200) {
-        throw new Error(`GitHubDeployRole maxSessionDuration ${maxSessionDuration.toHumanString()} is outside IAM's range of 1 to 12 hours. `
+        throw new ValidationError('GitHubDeployRole', this, `maxSessionDuration ${maxSessionDuration.toHumanString()} is outside IAM's range of 1 to 12 hours. `
           + 'Keep the default of 1 hour unless one job really needs longer.');
       }
     }
@@ -163,21 +164,21 @@ export class GitHubDeployRole extends Construct implements iam.IGrantable {
   public grantAssumeCdkBootstrapRoles(access: CdkBootstrapAccess): iam.Grant {
     const qualifier = access.qualifier ?? 'hnb659fds';
     if (!/^[A-Za-z0-9_-]{1,10}$/.test(qualifier)) {
-      throw new Error(`CDK bootstrap qualifier "${qualifier}" is not 1-10 letters, digits, "-" or "_" (the default is "hnb659fds").`);
+      throw new ValidationError('GitHubDeployRole', this, `grantAssumeCdkBootstrapRoles: CDK bootstrap qualifier "${qualifier}" is not 1-10 letters, digits, "-" or "_" (the default is "hnb659fds").`);
     }
     if (access.regions.length === 0) {
-      throw new Error('grantAssumeCdkBootstrapRoles needs at least one region, e.g. regions: [\'eu-west-1\'].');
+      throw new ValidationError('GitHubDeployRole', this, 'grantAssumeCdkBootstrapRoles needs at least one region, e.g. regions: [\'eu-west-1\'].');
     }
     const roles = access.roles
       ?? [CdkBootstrapRole.DEPLOY, CdkBootstrapRole.FILE_PUBLISHING, CdkBootstrapRole.IMAGE_PUBLISHING, CdkBootstrapRole.LOOKUP];
     if (roles.length === 0) {
-      throw new Error('grantAssumeCdkBootstrapRoles: roles is empty; leave it out for all four bootstrap roles or name the ones needed.');
+      throw new ValidationError('GitHubDeployRole', this, 'grantAssumeCdkBootstrapRoles: roles is empty; leave it out for all four bootstrap roles or name the ones needed.');
     }
     const stack = Stack.of(this);
     const account = access.account ?? stack.account;
     const resourceArns = access.regions.flatMap((region) => {
       if (!Token.isUnresolved(region) && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) {
-        throw new Error(`grantAssumeCdkBootstrapRoles: "${region}" is not an AWS region name (e.g. "eu-west-1").`);
+        throw new ValidationError('GitHubDeployRole', this, `grantAssumeCdkBootstrapRoles: "${region}" is not an AWS region name (e.g. "eu-west-1").`);
       }
       return roles.map((role) => `arn:${stack.partition}:iam::${account}:role/cdk-${qualifier}-${role}-role-${account}-${region}`);
     });
@@ -200,14 +201,14 @@ export class GitHubDeployRole extends Construct implements iam.IGrantable {
   }
 }
 
-function validateSubjects(subjects: GitHubSubject[]): string[] {
+function validateSubjects(scope: Construct, subjects: GitHubSubject[]): string[] {
   if (subjects.length === 0) {
-    throw new Error('GitHubDeployRole needs at least one subject, e.g. subjects: [GitHubSubject.environment(repo, \'production\')].');
+    throw new ValidationError('GitHubDeployRole', scope, 'needs at least one subject, e.g. subjects: [GitHubSubject.environment(repo, \'production\')].');
   }
   const values = subjects.map((s) => s.value);
   const duplicate = values.find((v, i) => values.indexOf(v) !== i);
   if (duplicate) {
-    throw new Error(`GitHubDeployRole subject "${duplicate}" is listed twice; list each subject once.`);
+    throw new ValidationError('GitHubDeployRole', scope, `subject "${duplicate}" is listed twice; list each subject once.`);
   }
   return values;
 }

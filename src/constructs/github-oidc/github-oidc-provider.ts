@@ -1,6 +1,7 @@
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { ValidationError } from '../../internal/validation-error';
 
 const GITHUB_OIDC_ISSUER = 'token.actions.githubusercontent.com';
 const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
@@ -57,7 +58,7 @@ export class GitHubOidcProvider extends Construct {
   public static fromProviderArn(scope: Construct, id: string, providerArn: string): iam.IOidcProvider {
     if (!Token.isUnresolved(providerArn)
       && !/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/.test(providerArn)) {
-      throw new Error(`GitHub OIDC provider ARN "${providerArn}" is not GitHub's provider. `
+      throw new ValidationError('GitHubOidcProvider', scope, `GitHub OIDC provider ARN "${providerArn}" is not GitHub's provider. `
         + `Expected arn:aws:iam::ACCOUNT:oidc-provider/${GITHUB_OIDC_ISSUER} (IAM > Identity providers).`);
     }
     return iam.OidcProviderNative.fromOidcProviderArn(scope, id, providerArn);

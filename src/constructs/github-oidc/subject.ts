@@ -1,3 +1,5 @@
+import { ValidationError } from '../../internal/validation-error';
+
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 /** Characters IAM's StringLike treats as wildcards, or that would end the claim segment. */
@@ -24,7 +26,7 @@ export class GitHubRepository {
   public static fromName(ownerAndName: string): GitHubRepository {
     const parts = ownerAndName.split('/');
     if (parts.length !== 2 || !OWNER.test(parts[0]) || !NAME.test(parts[1])) {
-      throw new Error(`GitHub repository "${ownerAndName}" is not "owner/name" (letters, digits, "-", and "_." in the name; no wildcards). `
+      throw new ValidationError('GitHubRepository', undefined, `GitHub repository "${ownerAndName}" is not "owner/name" (letters, digits, "-", and "_." in the name; no wildcards). `
         + 'Trust one repository at a time, e.g. GitHubRepository.fromName(\'shtetl/infrastructure\').');
     }
     return new GitHubRepository(parts[0], parts[1], `${parts[0]}/${parts[1]}`);
@@ -42,11 +44,11 @@ export class GitHubRepository {
    */
   public static fromIds(owner: string, ownerId: number, name: string, repositoryId: number): GitHubRepository {
     if (!OWNER.test(owner) || !NAME.test(name)) {
-      throw new Error(`GitHub repository "${owner}/${name}" is not a valid owner and name (no wildcards). Pass the login and the repository name as GitHub shows them.`);
+      throw new ValidationError('GitHubRepository', undefined, `GitHub repository "${owner}/${name}" is not a valid owner and name (no wildcards). Pass the login and the repository name as GitHub shows them.`);
     }
     for (const [label, id] of [['ownerId', ownerId], ['repositoryId', repositoryId]] as const) {
       if (!Number.isSafeInteger(id) || id <= 0) {
-        throw new Error(`GitHub ${label} ${JSON.stringify(id)} of "${owner}/${name}" is not a positive whole number. `
+        throw new ValidationError('GitHubRepository', undefined, `GitHub ${label} ${JSON.stringify(id)} of "${owner}/${name}" is not a positive whole number. `
           + `Read it with: gh api repos/${owner}/${name} --jq '.owner.id, .id'`);
       }
     }
@@ -111,7 +113,7 @@ export class GitHubSubject {
    */
   public static environment(repository: GitHubRepository, environment: string): GitHubSubject {
     if (!environment || PATTERN_CHARS.test(environment) || environment.length > 255) {
-      throw new Error(`GitHub environment ${JSON.stringify(environment)} must be one exact environment name (no "*", "?", ":" or spaces). `
+      throw new ValidationError('GitHubSubject', undefined, `GitHub environment ${JSON.stringify(environment)} must be one exact environment name (no "*", "?", ":" or spaces). `
         + 'Use the name shown under Settings > Environments, e.g. "production".');
     }
     return new GitHubSubject(repository, `environment:${environment}`);
@@ -140,12 +142,12 @@ export class GitHubSubject {
 
 function checkRef(kind: string, value: string, prefix: string, example: string): string {
   if (!value || PATTERN_CHARS.test(value) || /[\[~^\\]|\.\.|^\/|\/$/.test(value)) {
-    throw new Error(`GitHub ${kind} ${JSON.stringify(value)} must be one exact ${kind} name: wildcards ("*", "?") would let workflows of other `
+    throw new ValidationError('GitHubSubject', undefined, `GitHub ${kind} ${JSON.stringify(value)} must be one exact ${kind} name: wildcards ("*", "?") would let workflows of other `
       + `${kind === 'tag' ? 'tags' : 'branches'} assume the role, and ":" or spaces cannot be in a ref. Give e.g. "${example}"`
       + (kind === 'tag' ? ', or trust an environment whose deployment rules allow the tag pattern.' : '.'));
   }
   if (value.startsWith('refs/')) {
-    throw new Error(`GitHub ${kind} ${JSON.stringify(value)} must be the short name: drop the "${prefix}" prefix (e.g. "${example}").`);
+    throw new ValidationError('GitHubSubject', undefined, `GitHub ${kind} ${JSON.stringify(value)} must be the short name: drop the "${prefix}" prefix (e.g. "${example}").`);
   }
   return value;
 }

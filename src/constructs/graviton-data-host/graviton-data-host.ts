@@ -1,22 +1,22 @@
 import * as crypto from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Aws, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as dlm from 'aws-cdk-lib/aws-dlm';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { GravitonDataHostProps } from './graviton-data-host-props';
+import { addDataVolumeSnapshots, grantHostPermissions, suppressHostNagFindings } from './host-permissions';
 import { tagDataHostForOperations } from './ops-tagging';
+import { renderApiSettings, renderCloudConfig, stageHostFiles } from './user-data';
+import { validateBootCommands, validateCommand, validateHostFile, validateProps, validateSecretName, validateServiceName, userDataSizeErrors } from './validation';
+import { notifyAlarmAndOk } from '../../internal/alarms';
 import { managedInstanceStatements } from '../../internal/managed-instance';
-import { suppressNag } from '../../internal/nag';
 import { verifiedZipAsset } from '../../internal/zip';
 import { HostCommand, HostFile, IManagedHost } from '../managed-host';
 import { OPS_TAGS } from '../ops-tags';
@@ -26,222 +26,6 @@ const HOST_DIR = join(__dirname, 'host');
 
 /** Secrets the host itself needs: the database and Redis passwords. */
 const HOST_SECRETS = ['postgres-password', 'redis-password'];
-
-/** Environment variables the host writes itself; apiEnvironment and API secrets may not take them. */
-const MANAGED_API_VARIABLES = ['PORT', 'DATABASE_URL', 'REDIS_URL', 'ALLOWED_ORIGINS'];
-
-/** A service name: what every host path, unit, label and database name is derived from. */
-const SERVICE_NAME = /^[a-z][a-z0-9-]*[a-z0-9]$/;
-/** Longest service name: `<service>-postgresql.service`, SSM document names and log messages stay readable. */
-const SERVICE_NAME_MAX = 24;
-
-/** EC2 and CloudFormation allow 16 KiB of user data; stay clear of it (tokens expand at deploy). */
-const USER_DATA_LIMIT = 14 * 1024;
-
-/**
- * Properties of {@link GravitonDataHost}.
- */
-export interface GravitonDataHostProps {
-  /**
-   * The service's name: lowercase letters, digits and hyphens, starting with a letter, at most
-   * 24 characters. Every name on the host derives from it: /opt/<service>, /etc/<service>,
-   * /var/log/<service>, the units `<service>-api.service` (and -postgresql, -redis, -boot),
-   * the data filesystem's label (`<first 7 characters>-data`), the host's settings prefix
-   * (`<SERVICE>_`, upper-cased, hyphens as underscores), the default database and role
-   * (hyphens as underscores) and the default release key. Resources are tagged
-   * `shtetl:service=<service>`.
-   *
-   * @example 'kehilla'
-   */
-  readonly serviceName: string;
-
-  /** The VPC of the host. */
-  readonly vpc: ec2.IVpc;
-
-  /**
-   * Where the host goes. Its instance and data volume live in one Availability Zone
-   * (`availabilityZone`), in the first selected subnet of that zone.
-   *
-   * @default - the VPC's public subnets
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-
-  /**
-   * The Availability Zone of the instance and of the data volume. A volume never moves between
-   * zones: changing this later leaves the data behind.
-   *
-   * @default - the zone of the first selected subnet
-   */
-  readonly availabilityZone?: string;
-
-  /**
-   * The instance type. Must be an ARM64 (Graviton) type: the AMI and the API are arm64.
-   *
-   * @default m7g.medium (1 vCPU, 4 GiB)
-   */
-  readonly instanceType?: ec2.InstanceType;
-
-  /**
-   * The AMI. Changing it replaces the instance; the data volume stays.
-   *
-   * @default - the AMI in `amiParameterName` when given, else `GravitonDataHost.bootstrapImage()`
-   * (Amazon Linux 2023 arm64; the first boot installs the packages itself)
-   */
-  readonly machineImage?: ec2.IMachineImage;
-
-  /**
-   * An SSM parameter holding the AMI id to boot, e.g. the one a packer build of the shipped
-   * template (`packer/graviton-data-host.pkr.hcl`, variable `service`) writes. Resolved at
-   * each deployment. Ignored when `machineImage` is given.
-   *
-   * @default - no AMI parameter: `machineImage`, or the bootstrap image
-   */
-  readonly amiParameterName?: string;
-
-  /**
-   * Size of the persistent gp3 data volume mounted at /data (PostgreSQL and Redis data).
-   * It can grow later (EBS resizes in place; then run `xfs_growfs /data`), never shrink.
-   *
-   * @default Size.gibibytes(30)
-   */
-  readonly dataVolumeSize?: Size;
-
-  /**
-   * What happens to the data volume when it leaves the stack (or the stack is deleted).
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly dataVolumeRemovalPolicy?: RemovalPolicy;
-
-  /**
-   * How many daily EBS snapshots of the data volume to keep (Data Lifecycle Manager, 03:00
-   * UTC). A second line of defence beside file-level backups. 0 turns snapshots off.
-   *
-   * @default 14
-   */
-  readonly snapshotRetentionCount?: number;
-
-  /**
-   * The SSM Parameter Store path of the host's secrets (SecureStrings), without a trailing
-   * slash. The host reads `postgres-password`, `redis-password`, every `apiSecretNames` and
-   * every `additionalSecretNames` entry from it at each boot and refuses to boot, naming the
-   * parameter, when one is missing.
-   *
-   * @example '/kehilla/prod'
-   */
-  readonly secretsParameterPath: string;
-
-  /**
-   * Secrets passed to the API as environment variables, named in UPPER_SNAKE_CASE
-   * (`clerk-secret-key` becomes `CLERK_SECRET_KEY`).
-   *
-   * @default [] (the API gets no secret besides its database and Redis URLs)
-   */
-  readonly apiSecretNames?: string[];
-
-  /**
-   * Further secrets read into root-only files under /etc/<service>/secrets/ at boot but not given
-   * to the API (e.g. `restic-password` for backups).
-   *
-   * @default []
-   */
-  readonly additionalSecretNames?: string[];
-
-  /**
-   * The bucket that holds API releases. The API's unit fetches `releaseKey` from it at each
-   * start, falling back to the local copy (from the AMI or the last fetch).
-   *
-   * @default - no release location: the API runs from the copy in the AMI
-   */
-  readonly releaseBucket?: s3.IBucket;
-
-  /**
-   * The object key of the current API binary (linux/arm64) in `releaseBucket`.
-   *
-   * @default 'releases/<service>-api/current/api-linux-arm64'
-   */
-  readonly releaseKey?: string;
-
-  /**
-   * Browser origins the API accepts (`ALLOWED_ORIGINS`, comma-separated in its environment).
-   *
-   * @default []
-   */
-  readonly allowedOrigins?: string[];
-
-  /**
-   * Further non-secret environment variables of the API. Never put a secret here: it would
-   * be in the template and the user data. Use `apiSecretNames`.
-   *
-   * @default {}
-   */
-  readonly apiEnvironment?: { [name: string]: string };
-
-  /**
-   * The API's port (on the instance; only the VPC link may reach it).
-   *
-   * @default 8080
-   */
-  readonly apiPort?: number;
-
-  /**
-   * The API's local health path, checked after each deployment.
-   *
-   * @default '/health'
-   */
-  readonly apiHealthPath?: string;
-
-  /**
-   * The database and its application role (login, not superuser).
-   *
-   * @default - the service name, hyphens as underscores
-   */
-  readonly databaseName?: string;
-
-  /**
-   * The application role of the database.
-   *
-   * @default - the service name, hyphens as underscores
-   */
-  readonly databaseUser?: string;
-
-  /**
-   * CIDRs that may reach port 22. Operators normally use SSM Session Manager instead. Ranges
-   * wider than /24 (IPv4) or /56 (IPv6) are refused: name your own addresses.
-   *
-   * @default [] (no inbound rule at all)
-   */
-  readonly sshAllowedCidrs?: string[];
-
-  /**
-   * EC2 termination protection. When on, a replacement (new AMI, instance type or user data)
-   * leaves the stopped old instance behind for you to terminate after turning it off.
-   *
-   * @default false (the data lives on the retained volume, not the instance)
-   */
-  readonly terminationProtection?: boolean;
-
-  /**
-   * The topic that alarms (status checks, /data use, memory) notify.
-   *
-   * @default - alarms without notification
-   */
-  readonly alarmTopic?: sns.ITopic;
-
-  /**
-   * Retention of the API, PostgreSQL, Redis and boot log groups.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * The CloudWatch namespace of the host's memory and disk metrics.
-   *
-   * @default 'Shtetl/DataHost'
-   */
-  readonly metricsNamespace?: string;
-}
 
 /**
  * One ARM64 Graviton instance running an API, PostgreSQL and Redis, with its data on a
@@ -442,48 +226,33 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     // ssm:GetParameter* on * would let the host read every parameter in the account.
     for (const statement of managedInstanceStatements()) this.instanceRole.addToPrincipalPolicy(statement);
     tagDataHostForOperations({ instance: this.instance, hostTag: this.hostTag, logGroups: this.logGroups, parameterPath: props.secretsParameterPath, apiPort: this.apiPort, apiHealthPath: props.apiHealthPath ?? '/health', databaseName, databaseUser, releaseBucket: props.releaseBucket, releaseKey });
-    this.grantHostPermissions(stack, releaseKey, props.releaseBucket);
+    grantHostPermissions(this.instanceRole, stack, {
+      hostTag: this.hostTag,
+      dataVolume: this.dataVolume,
+      metricsNamespace: this.metricsNamespace,
+      logGroups: this.logGroups,
+      releaseBucket: props.releaseBucket,
+      releaseKey,
+    });
     this.addSecretNames(...HOST_SECRETS, ...this.apiSecretNames, ...(props.additionalSecretNames ?? []));
 
-    if (snapshotRetention > 0) this.addSnapshots(snapshotRetention);
+    if (snapshotRetention > 0) addDataVolumeSnapshots(this, this.hostTag, snapshotRetention);
 
-    this.systemStatusAlarm = this.metricStatusCheckFailedSystem().createAlarm(this, 'SystemStatusAlarm', {
-      alarmDescription: `${this.node.path}: EC2 system status check failed; EC2 recovers the instance onto other hardware (same id, volume, address).`,
-      threshold: 1,
-      evaluationPeriods: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
-    this.systemStatusAlarm.addAlarmAction(new cwActions.Ec2Action(cwActions.Ec2InstanceAction.RECOVER));
-    this.instanceStatusAlarm = this.metricStatusCheckFailedInstance().createAlarm(this, 'InstanceStatusAlarm', {
-      alarmDescription: `${this.node.path}: EC2 instance status check failed for 3 minutes (OS unresponsive). Runbook: README, GravitonDataHost.`,
-      threshold: 1,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
-    this.dataDiskAlarm = this.metricDataDiskUsedPercent().createAlarm(this, 'DataDiskAlarm', {
-      alarmDescription: `${this.node.path}: /data is more than 80 % full. Grow the volume (dataVolumeSize), then xfs_growfs /data.`,
-      threshold: 80,
-      evaluationPeriods: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
-    this.memoryAlarm = this.metricMemoryUsedPercent().createAlarm(this, 'MemoryAlarm', {
-      alarmDescription: `${this.node.path}: memory use above 90 % for 15 minutes.`,
-      threshold: 90,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
-    if (props.alarmTopic) {
-      const action = new cwActions.SnsAction(props.alarmTopic);
-      for (const alarm of [this.systemStatusAlarm, this.instanceStatusAlarm, this.dataDiskAlarm, this.memoryAlarm]) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
-    }
+    const { GREATER_THAN_OR_EQUAL_TO_THRESHOLD: atLeast, GREATER_THAN_THRESHOLD: above } = cloudwatch.ComparisonOperator;
+    const alarm = (alarmId: string, metric: cloudwatch.Metric, threshold: number, evaluationPeriods: number,
+      comparisonOperator: cloudwatch.ComparisonOperator, what: string) =>
+      metric.createAlarm(this, alarmId, { alarmDescription: `${this.node.path}: ${what}`, threshold, evaluationPeriods, comparisonOperator });
+    this.systemStatusAlarm = alarm('SystemStatusAlarm', this.metricStatusCheckFailedSystem(), 1, 2, atLeast,
+      'EC2 system status check failed; EC2 recovers the instance onto other hardware (same id, volume, address).');
+    this.systemStatusAlarm.addAlarmAction(new cloudwatchActions.Ec2Action(cloudwatchActions.Ec2InstanceAction.RECOVER));
+    this.instanceStatusAlarm = alarm('InstanceStatusAlarm', this.metricStatusCheckFailedInstance(), 1, 3, atLeast,
+      'EC2 instance status check failed for 3 minutes (OS unresponsive). Runbook: README, GravitonDataHost.');
+    this.dataDiskAlarm = alarm('DataDiskAlarm', this.metricDataDiskUsedPercent(), 80, 2, above,
+      '/data is more than 80 % full. Grow the volume (dataVolumeSize), then xfs_growfs /data.');
+    this.memoryAlarm = alarm('MemoryAlarm', this.metricMemoryUsedPercent(), 90, 3, above, 'memory use above 90 % for 15 minutes.');
+    notifyAlarmAndOk(props.alarmTopic, this.systemStatusAlarm, this.instanceStatusAlarm, this.dataDiskAlarm, this.memoryAlarm);
 
-    const files = { ...props.apiEnvironment };
-    const apiSettings = [`ALLOWED_ORIGINS=${(props.allowedOrigins ?? []).join(',')}`,
-      ...Object.entries(files).map(([k, v]) => `${k}=${v}`)];
-    this.apiSettings = apiSettings.join('\n') + '\n';
+    this.apiSettings = renderApiSettings(props.allowedOrigins ?? [], props.apiEnvironment ?? {});
     this.hostEnv = this.prefixed({
       REGION: Aws.REGION,
       STACK_NAME: Aws.STACK_NAME,
@@ -514,8 +283,8 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       'Re-reads the secrets, rewrites the API environment and restarts the API; fails unless it answers its health check',
       [`bash ${hostDir}/read-secrets.sh`, `bash ${hostDir}/write-api-env.sh`, `bash ${hostDir}/deploy-api.sh`]);
 
-    this.node.addValidation({ validate: () => this.validateUserDataSize() });
-    this.suppressNagFindings();
+    this.node.addValidation({ validate: () => userDataSizeErrors(this, Stack.of(this).resolve(this.renderUserData('X'.repeat(64)))) });
+    suppressHostNagFindings(this.instanceRole, this.instance);
   }
 
   /**
@@ -531,16 +300,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       else staticFiles.push(file);
     }
     if (staticFiles.length === 0) return;
-    const staging = mkdtempSync(join(tmpdir(), 'graviton-data-host-files-'));
-    const manifest: string[] = [];
-    for (const file of staticFiles) {
-      const target = join(staging, 'files', file.path);
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, file.content);
-      manifest.push(`${file.mode ?? '0644'} ${file.owner ?? 'root:root'} ${file.path}`);
-    }
-    writeFileSync(join(staging, 'MANIFEST'), manifest.join('\n') + '\n');
-    this.fileAssets.push(this.zipAsset(`Files${this.fileAssets.length + 1}`, staging));
+    this.fileAssets.push(this.zipAsset(`Files${this.fileAssets.length + 1}`, stageHostFiles(staticFiles)));
   }
 
   /**
@@ -548,11 +308,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
    * are read and the services started, in the order added. A failing command fails the boot.
    */
   public addBootCommands(...commands: string[]): void {
-    for (const command of commands) {
-      if (command.trim().length === 0) {
-        throw new Error(`GravitonDataHost ${this.node.path}: addBootCommands got an empty command; pass the shell command to run.`);
-      }
-    }
+    validateBootCommands(this, commands);
     this.bootCommands.push(...commands);
   }
 
@@ -562,11 +318,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
    */
   public addSecretNames(...names: string[]): void {
     const fresh = names.filter((name) => !this.secretNames.includes(name));
-    for (const name of fresh) {
-      if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name)) {
-        throw new Error(`GravitonDataHost ${this.node.path}: secret name "${name}" must be lowercase letters, digits and dashes (e.g. "restic-password").`);
-      }
-    }
+    for (const name of fresh) validateSecretName(this, name);
     if (fresh.length === 0) return;
     this.secretNames.push(...new Set(fresh));
     this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -677,12 +429,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
   }
 
   private createCommand(id: string, action: string, description: string, lines: string[]): HostCommand {
-    if (!/^[a-z][a-z0-9-]{0,30}$/.test(action)) {
-      throw new Error(`GravitonDataHost ${this.node.path}: command action "${action}" must be lowercase letters, digits and hyphens (at most 31), e.g. "restart-api".`);
-    }
-    if (lines.length === 0 || lines.some((line) => line.trim().length === 0 || Token.isUnresolved(line))) {
-      throw new Error(`GravitonDataHost ${this.node.path}: command ${action} needs shell lines that are neither empty nor tokens (the document is fixed at synth time).`);
-    }
+    validateCommand(this, action, lines);
     const documentName = `${this.serviceName}-${Names.uniqueResourceName(this, { maxLength: 80, separator: '-' })}-${action}`;
     const document = new ssm.CfnDocument(this, id, {
       name: documentName,
@@ -729,241 +476,27 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     Tags.of(this.dataVolume).add('Name', `${this.node.path}/data`);
   }
 
-  private grantHostPermissions(stack: Stack, releaseKey: string, releaseBucket?: s3.IBucket): void {
-    const role = this.instanceRole;
-    const taggedInstances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
-    const tagged = { StringEquals: { 'aws:ResourceTag/shtetl:data-host': this.hostTag } };
-    // Attach and detach this volume only, to and from this host's instances only.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['ec2:AttachVolume', 'ec2:DetachVolume'],
-      resources: [stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: this.dataVolume.volumeId })],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:StopInstances'],
-      resources: [taggedInstances],
-      conditions: tagged,
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      // Describe calls have no resource-level permissions.
-      actions: ['ec2:DescribeVolumes', 'ec2:DescribeInstances'],
-      resources: ['*'],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['cloudformation:SignalResource'],
-      resources: [stack.stackId],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': this.metricsNamespace } },
-    }));
-    for (const group of Object.values(this.logGroups)) {
-      group.grantWrite(role);
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:DescribeLogStreams'], resources: [group.logGroupArn] }));
-    }
-    if (releaseBucket) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [releaseBucket.arnForObjects(releaseKey)] }));
-      releaseBucket.encryptionKey?.grantDecrypt(role);
-    }
-  }
-
-  private addSnapshots(retention: number): void {
-    const role = new iam.Role(this, 'SnapshotRole', {
-      assumedBy: new iam.ServicePrincipal('dlm.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSDataLifecycleManagerServiceRole')],
-      description: `${this.node.path}: Data Lifecycle Manager snapshots of the data volume`,
-    });
-    suppressNag(role, [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSDataLifecycleManagerServiceRole is the policy AWS maintains for DLM; DLM only acts on the volumes its policy targets (the data-volume tag)',
-      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole'],
-    }]);
-    new dlm.CfnLifecyclePolicy(this, 'DailySnapshots', {
-      description: 'Daily snapshots of a GravitonDataHost data volume',
-      state: 'ENABLED',
-      executionRoleArn: role.roleArn,
-      policyDetails: {
-        resourceTypes: ['VOLUME'],
-        targetTags: [{ key: 'shtetl:data-volume', value: this.hostTag }],
-        schedules: [{
-          name: `daily-keep-${retention}`,
-          createRule: { interval: 24, intervalUnit: 'HOURS', times: ['03:00'] },
-          retainRule: { count: retention },
-          copyTags: true,
-        }],
-      },
-    });
-  }
-
   /** The cloud-config user data: host.env, the bootstrap script, inline files, boot commands. */
   private renderUserData(logicalId: string): string {
-    const service = this.serviceName;
-    const env = {
-      ...this.hostEnv,
-      ...this.prefixed({
-        LOGICAL_ID: logicalId,
-        SECRET_NAMES: this.secretNames.join(' '),
-        API_SECRET_NAMES: this.apiSecretNames.join(' '),
-        // Each with the SHA-256 of its zip: the bootstrap runs nothing it cannot verify.
-        HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => `${a.s3ObjectUrl}#${this.assetHashes.get(a)}`).join(' '),
-      }),
-    };
-    const files: string[] = [
-      blockFile(`/etc/${service}/host.env`, '0644', Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n') + '\n'),
-      blockFile(`/etc/${service}/api-settings.env`, '0644', this.apiSettings),
-      blockFile(`/usr/local/sbin/${service}-bootstrap`, '0755', readFileSync(join(HOST_DIR, 'bootstrap.sh'), 'utf8')),
-    ];
-    if (this.bootCommands.length > 0) {
-      files.push(blockFile(`/etc/${service}/boot.d/50-boot-commands.sh`, '0700',
-        ['#!/usr/bin/env bash', '# Added with GravitonDataHost.addBootCommands', 'set -euo pipefail', ...this.bootCommands].join('\n') + '\n'));
-    }
-    for (const file of this.inlineFiles) {
-      files.push([
-        `  - path: ${file.path}`,
-        `    owner: ${file.owner ?? 'root:root'}`,
-        `    permissions: '${file.mode ?? '0644'}'`,
-        `    content: ${JSON.stringify(file.content)}`,
-      ].join('\n'));
-    }
-    return [
-      '#cloud-config',
-      `# GravitonDataHost ${this.node.path}: boot scripts in /opt/${service}/host, log in /var/log/${service}/boot.log`,
-      'write_files:',
-      ...files,
-      'runcmd:',
-      `  - [bash, /usr/local/sbin/${service}-bootstrap, ${service}]`,
-      '',
-    ].join('\n');
+    return renderCloudConfig({
+      serviceName: this.serviceName,
+      constructPath: this.node.path,
+      hostEnv: {
+        ...this.hostEnv,
+        ...this.prefixed({
+          LOGICAL_ID: logicalId,
+          SECRET_NAMES: this.secretNames.join(' '),
+          API_SECRET_NAMES: this.apiSecretNames.join(' '),
+          // Each with the SHA-256 of its zip: the bootstrap runs nothing it cannot verify.
+          HOST_ASSETS: [this.hostAsset, ...this.fileAssets].map((a) => `${a.s3ObjectUrl}#${this.assetHashes.get(a)}`).join(' '),
+        }),
+      },
+      apiSettings: this.apiSettings,
+      bootstrapScript: readFileSync(join(HOST_DIR, 'bootstrap.sh'), 'utf8'),
+      bootCommands: this.bootCommands,
+      inlineFiles: this.inlineFiles,
+    });
   }
-
-  private validateUserDataSize(): string[] {
-    const resolved = Stack.of(this).resolve(this.renderUserData('X'.repeat(64)));
-    // Each token (a name, an id, a URL) expands to at most a few hundred bytes at deploy time.
-    const size = typeof resolved === 'string' ? resolved.length
-      : JSON.stringify(resolved).length + 200 * (JSON.stringify(resolved).match(/"Ref"|"Fn::GetAtt"/g) ?? []).length;
-    return size > USER_DATA_LIMIT
-      ? [`GravitonDataHost ${this.node.path}: user data is about ${size} bytes, above the ${USER_DATA_LIMIT}-byte budget (EC2 allows 16384). Files whose content has tokens go into user data: put the token values into a small file and keep big scripts token-free (they then go to S3).`]
-      : [];
-  }
-
-  private suppressNagFindings(): void {
-    const stack = Stack.of(this);
-    // cdk-nag names pseudo parameters <AWS::Region>; a stack with a concrete env has literals
-    // (the partition too, with the feature flag @aws-cdk/core:enablePartitionLiterals).
-    const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
-    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
-    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-    const policy = this.instanceRole.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
-    if (policy) {
-      suppressNag(policy, [{
-        id: 'AwsSolutions-IAM5',
-        reason: 'ec2:Describe*, the SSM agent\'s ssm:UpdateInstanceInformation, ssmmessages:* and ec2messages:* (Session Manager, Run Command) have no resource-level permissions; PutMetricData is limited to the host namespace by condition; Stop/Attach/Detach on instances are limited by the shtetl:data-host tag condition to this host',
-        appliesTo: ['Resource::*', `Resource::arn:${partition}:ec2:${region}:${account}:instance/*`],
-      }]);
-    }
-    if (!(this.instance.node.defaultChild as ec2.CfnInstance).disableApiTermination) {
-      suppressNag(this.instance, [{
-        id: 'AwsSolutions-EC29',
-        reason: 'Termination protection is off by default because CloudFormation must delete the old instance after a replacement; the data lives on the retained volume (terminationProtection prop turns it on)',
-      }]);
-    }
-  }
-}
-
-interface ResolvedDefaults {
-  readonly instanceType: ec2.InstanceType;
-  readonly volumeSize: Size;
-  readonly snapshotRetention: number;
-  readonly releaseKey: string;
-  readonly databaseName: string;
-  readonly databaseUser: string;
-}
-
-function validateServiceName(scope: Construct, name: string): void {
-  if (typeof name !== 'string' || Token.isUnresolved(name) || !SERVICE_NAME.test(name) || name.length > SERVICE_NAME_MAX || name.includes('--') || /^(aws|amazon|amzn)/.test(name)) {
-    throw new Error(`GravitonDataHost ${scope.node.path}: serviceName "${name}" must be 2 to ${SERVICE_NAME_MAX} lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen, not starting with "aws", "amazon" or "amzn" (SSM document names), and not a token: every host path, unit and database name derives from it. Use e.g. "kehilla".`);
-  }
-}
-
-/** Validates the props and returns the host's subnet. */
-function validateProps(scope: Construct, props: GravitonDataHostProps, d: ResolvedDefaults): ec2.ISubnet {
-  const fail = (message: string): never => {
-    throw new Error(`GravitonDataHost ${scope.node.path}: ${message}`);
-  };
-  if (d.instanceType.architecture !== ec2.InstanceArchitecture.ARM_64) {
-    fail(`instanceType ${d.instanceType.toString()} is not an ARM64 (Graviton) type; the AMI and the API are arm64. Use e.g. m7g.medium, m7g.large or t4g.medium.`);
-  }
-  const gib = d.volumeSize.toMebibytes() / 1024;
-  if (!Number.isInteger(gib) || gib < 1 || gib > 16384) {
-    fail(`dataVolumeSize ${gib} GiB is outside what gp3 allows (a whole number of GiB from 1 to 16384). The default is 30.`);
-  }
-  if (!Token.isUnresolved(props.secretsParameterPath) && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.secretsParameterPath)) {
-    fail(`secretsParameterPath "${props.secretsParameterPath}" must be an absolute SSM path without a trailing slash, e.g. "/${props.serviceName}/prod".`);
-  }
-  if (!Number.isInteger(d.snapshotRetention) || d.snapshotRetention < 0 || d.snapshotRetention > 1000) {
-    fail(`snapshotRetentionCount ${d.snapshotRetention} must be a whole number from 0 (no snapshots) to 1000 (the Data Lifecycle Manager limit).`);
-  }
-  if (d.releaseKey.length === 0 || d.releaseKey.startsWith('/')) {
-    fail(`releaseKey "${d.releaseKey}" must be an S3 object key without a leading slash, e.g. "releases/${props.serviceName}-api/current/api-linux-arm64".`);
-  }
-  for (const [field, value] of [['databaseName', d.databaseName], ['databaseUser', d.databaseUser]]) {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) fail(`${field} "${value}" must be a lowercase PostgreSQL identifier (letters, digits, underscores).`);
-  }
-  const port = props.apiPort ?? 8080;
-  if (!Number.isInteger(port) || port < 1024 || port > 65535 || port === 5432 || port === 6379) {
-    fail(`apiPort ${port} must be an unprivileged port (1024-65535) other than PostgreSQL's 5432 and Redis's 6379.`);
-  }
-  for (const origin of props.allowedOrigins ?? []) {
-    if (!Token.isUnresolved(origin) && !/^https?:\/\/[a-z0-9.-]+(:\d+)?$/.test(origin)) {
-      fail(`allowedOrigins entry "${origin}" is not an origin (scheme and host, no path or trailing slash), e.g. "https://${props.serviceName}.example.com".`);
-    }
-  }
-  const secretVars = (props.apiSecretNames ?? []).map((n) => n.toUpperCase().replace(/-/g, '_'));
-  for (const [name, value] of Object.entries(props.apiEnvironment ?? {})) {
-    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) fail(`apiEnvironment name "${name}" must be UPPER_SNAKE_CASE.`);
-    if (MANAGED_API_VARIABLES.includes(name) || secretVars.includes(name)) fail(`apiEnvironment sets ${name}, which the host writes itself (from its secrets or props); remove it.`);
-    if (/[\n"\\$`]/.test(value)) fail(`apiEnvironment ${name} has a newline, quote, backslash, $ or backtick; the environment file cannot hold it.`);
-  }
-  for (const name of secretVars) {
-    if (MANAGED_API_VARIABLES.includes(name)) fail(`apiSecretNames would set ${name}, which the host writes itself; rename the secret.`);
-  }
-  for (const cidr of props.sshAllowedCidrs ?? []) {
-    const v4 = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(cidr);
-    const v6 = /^[0-9a-fA-F:]+\/\d{1,3}$/.test(cidr);
-    if (!v4 && !v6) fail(`sshAllowedCidrs entry "${cidr}" is not a CIDR, e.g. "203.0.113.7/32".`);
-    const bits = Number(cidr.split('/')[1]);
-    const narrowest = v4 ? 24 : 56;
-    if (bits < narrowest) {
-      fail(`sshAllowedCidrs entry "${cidr}" opens SSH to ${v4 ? 2 ** (32 - bits) : `2^${128 - bits}`} addresses; allow at most a /${narrowest} (e.g. "203.0.113.7/32"), or use SSM Session Manager.`);
-    }
-  }
-  const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PUBLIC }).subnets;
-  if (subnets.length === 0) fail('vpcSubnets selects no subnet in the VPC; select the subnet the host belongs in.');
-  const az = props.availabilityZone;
-  const subnet = az === undefined ? subnets[0] : subnets.find((s) => s.availabilityZone === az || Token.isUnresolved(s.availabilityZone));
-  if (!subnet) {
-    fail(`availabilityZone "${az}" has none of the selected subnets (they are in ${[...new Set(subnets.map((s) => s.availabilityZone))].join(', ')}). The instance and its data volume must share one zone.`);
-  }
-  return subnet!;
-}
-
-function validateHostFile(scope: Construct, file: HostFile): void {
-  const where = `GravitonDataHost ${scope.node.path}: addFiles`;
-  if (!/^\/[A-Za-z0-9._@+/-]+$/.test(file.path) || file.path.split('/').includes('..') || file.path.endsWith('/')) {
-    throw new Error(`${where}: path "${file.path}" must be an absolute file path of letters, digits and ._@+-/ without "..".`);
-  }
-  if (file.mode !== undefined && !/^0?[0-7]{3}$/.test(file.mode)) {
-    throw new Error(`${where}: mode "${file.mode}" of ${file.path} must be octal, e.g. "0644" or "0755".`);
-  }
-  if (file.owner !== undefined && !/^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/.test(file.owner)) {
-    throw new Error(`${where}: owner "${file.owner}" of ${file.path} must be "user:group", e.g. "root:root".`);
-  }
-}
-
-/** A write_files entry with a literal block (content is ours, never starts with a space). */
-function blockFile(path: string, mode: string, content: string): string {
-  const body = content.replace(/\n$/, '').split('\n').map((line) => (line.length > 0 ? `      ${line}` : '')).join('\n');
-  return [`  - path: ${path}`, '    owner: root:root', `    permissions: '${mode}'`, '    content: |', body].join('\n');
 }
 
 function capitalize(s: string): string {

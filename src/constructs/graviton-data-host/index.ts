@@ -1,1 +1,2 @@
 export * from './graviton-data-host';
+export * from './graviton-data-host-props';

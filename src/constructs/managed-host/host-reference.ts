@@ -4,6 +4,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { HostCommand } from './host-command';
 import { HostFile, IManagedHost } from './managed-host';
+import { ValidationError } from '../../internal/validation-error';
 
 /**
  * Properties of {@link HostReference}.
@@ -96,11 +97,11 @@ export class HostReference extends Construct implements IManagedHost {
   }
 
   public addFiles(..._files: HostFile[]): void {
-    throw new Error(`HostReference ${this.node.path}: add host files in the stack that owns the host, not through a reference`);
+    throw new ValidationError('HostReference', this, 'add host files in the stack that owns the host, not through a reference');
   }
 
   public addBootCommands(..._commands: string[]): void {
-    throw new Error(`HostReference ${this.node.path}: add boot commands in the stack that owns the host, not through a reference`);
+    throw new ValidationError('HostReference', this, 'add boot commands in the stack that owns the host, not through a reference');
   }
 }
 
@@ -116,6 +117,6 @@ export interface HostReferenceParameterNames {
 
 function validatePrefix(prefix: string): void {
   if (!/^(\/[a-zA-Z0-9_.-]+)+$/.test(prefix)) {
-    throw new Error(`HostReference: parameterPrefix "${prefix}" must be an absolute SSM path without a trailing slash, e.g. "/<service>/<env>".`);
+    throw new ValidationError('HostReference', undefined, `parameterPrefix "${prefix}" must be an absolute SSM path without a trailing slash, e.g. "/<service>/<env>".`);
   }
 }

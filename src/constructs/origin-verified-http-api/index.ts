@@ -1,1 +1,2 @@
-export { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from './origin-verified-http-api';
+export { OriginVerifiedHttpApi } from './origin-verified-http-api';
+export { OriginVerifiedHttpApiProps } from './origin-verified-http-api-props';

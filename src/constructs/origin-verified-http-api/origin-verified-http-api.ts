@@ -1,14 +1,11 @@
-import { Duration, Fn, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Duration, Fn, Names, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,202 +14,18 @@ import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { originVerifyFunctionCode } from './cloudfront-function-code';
+import { TimedAlbIntegration, TimedServiceDiscoveryIntegration } from './integrations';
+import { OriginVerifiedHttpApiProps } from './origin-verified-http-api-props';
 import { OriginVerifyAuthorizerFunction } from './origin-verify-authorizer-function';
 import { OriginVerifyRotationFunction } from './origin-verify-rotation-function';
-import { PATH, planRoutes } from './routes';
+import { planRoutes } from './routes';
+import { protectedRouteCacheTtl, validateProps } from './validation';
+import { notifyAlarmAndOk } from '../../internal/alarms';
 import { functionLogging } from '../../internal/function-logging';
 import { suppressNag } from '../../internal/nag';
-import { IManagedHost } from '../managed-host';
 
 /** Key of the origin-verify value in the CloudFront KeyValueStore. */
 const KVS_ENTRY = 'origin-verify';
-
-/**
- * Properties of {@link OriginVerifiedHttpApi}.
- */
-export interface OriginVerifiedHttpApiProps {
-  /** The VPC of the backend host; the VPC link's network interfaces go into it. */
-  readonly vpc: ec2.IVpc;
-
-  /**
-   * Subnets for the VPC link's network interfaces (they must reach the host).
-   *
-   * @default - the VPC's default selection (private subnets, else isolated, else public)
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-
-  /**
-   * The backend host. Its API port (`host.apiPort`) is opened to the VPC link only, and it
-   * is registered in Cloud Map by its private IP address and that port. After each rotation
-   * that wrote `hostParameterName`, the rotation runs the host's `refreshApiCommand`. The
-   * construct's resources are tagged `shtetl:service=<host.serviceName>`.
-   *
-   * @default - none: give exactly one of `host` and `backendListener`
-   */
-  readonly host?: IManagedHost;
-
-  /**
-   * Instead of one host: the listener of an internal Application Load Balancer in front of
-   * several backend instances (its health checks keep failed instances out of rotation).
-   * The VPC link reaches the listener's `port`; the load balancer's security group is opened
-   * to the VPC link only. There is no single instance to refresh after a rotation: the
-   * backends must re-read `hostParameterName` themselves.
-   *
-   * @default - none: give exactly one of `host` and `backendListener`
-   */
-  readonly backendListener?: elbv2.IApplicationListener;
-
-  /**
-   * Port the backend listens on (plain HTTP inside the VPC). With `host` it is the host's
-   * `apiPort`; giving another value is an error.
-   *
-   * @default - `host.apiPort`; with `backendListener`, 8080
-   */
-  readonly port?: number;
-
-  /**
-   * Public path prefix to backend path prefix. Each entry `P: B` creates the routes `P` and
-   * `P/{proxy+}`, which reach the backend at `B` and `B/{proxy}`; the most specific prefix
-   * wins, so an exact path (e.g. a health URL) can be mapped apart from its parent. Paths
-   * nobody mapped get API Gateway's 404 and never reach the host.
-   *
-   * @example { '/backend/api/v1': '/api/v1', '/backend/api/v1/health': '/health' }
-   * @default { '/': '/' } (every path, unchanged)
-   */
-  readonly paths?: { [publicPrefix: string]: string };
-
-  /**
-   * Public path prefixes that require a JWT (each must lie under a `paths` prefix). Their
-   * routes need the origin-verify header AND a valid JWT (one Lambda request authorizer checks
-   * both); every other route needs the origin-verify header.
-   *
-   * @example ['/backend/api/v1/admin', '/backend/api/v1/publisher']
-   * @default - no protected routes
-   */
-  readonly protectedPaths?: string[];
-
-  /**
-   * Issuer URL of the JWTs on protected routes (e.g. your Clerk frontend API URL). The
-   * authorizer finds the issuer's keys by OpenID Connect discovery
-   * (`<issuer>/.well-known/openid-configuration`, then its `jwks_uri`), as API Gateway's JWT
-   * authorizer does, and keeps them cached. Tokens must carry exactly this `iss`.
-   *
-   * @default - required when `protectedPaths` is not empty
-   */
-  readonly jwtIssuer?: string;
-
-  /**
-   * Accepted audiences of the JWTs on protected routes: the `aud` claim must contain one of
-   * them (a token without `aud` is accepted when its `client_id` is one of them, as with API
-   * Gateway's JWT authorizer).
-   *
-   * @default - required when `protectedPaths` is not empty
-   */
-  readonly jwtAudience?: string[];
-
-  /**
-   * Origins a browser may call the API from (CORS).
-   *
-   * @example ['https://www.example.com']
-   * @default - the host's `allowedOrigins` (none: no CORS configuration, same-origin use through CloudFront only)
-   */
-  readonly allowedOrigins?: string[];
-
-  /**
-   * Steady-state request rate limit of the default stage, per second.
-   *
-   * @default 500
-   */
-  readonly throttlingRateLimit?: number;
-
-  /**
-   * Burst limit of the default stage.
-   *
-   * @default 1000
-   */
-  readonly throttlingBurstLimit?: number;
-
-  /**
-   * Timeout of the backend integration (API Gateway's maximum is 29 seconds).
-   *
-   * @default Duration.seconds(29)
-   */
-  readonly integrationTimeout?: Duration;
-
-  /**
-   * Retention of the JSON access logs.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly accessLogRetention?: logs.RetentionDays;
-
-  /**
-   * Topic that the API's alarms notify (5xx, latency, authorizer and rotation failures).
-   *
-   * @default - alarms are created without actions
-   */
-  readonly alarmTopic?: sns.ITopic;
-
-  /**
-   * Name of the header CloudFront adds and the authorizer checks (lowercase).
-   *
-   * @default 'x-origin-verify'
-   */
-  readonly headerName?: string;
-
-  /**
-   * How often the origin-verify value rotates. The first rotation runs when the schedule is
-   * created; it puts the value into CloudFront's KeyValueStore and the host parameter.
-   *
-   * @default Duration.days(30)
-   */
-  readonly rotationInterval?: Duration;
-
-  /**
-   * How long after a rotation the previous value stays valid (for CloudFront edges and
-   * cached decisions that still carry it). After that only the current value (and a pending
-   * one during a rotation) is accepted.
-   *
-   * @default Duration.hours(1)
-   */
-  readonly previousValueGracePeriod?: Duration;
-
-  /**
-   * How long the authorizer caches the secret's values, and API Gateway its decision for a
-   * header value (at most 5 minutes). Each rotation waits this long (plus 30 s) after
-   * creating the new value before CloudFront sends it, so every authorizer knows it by then.
-   *
-   * @default Duration.minutes(5)
-   */
-  readonly cacheTtl?: Duration;
-
-  /**
-   * How long API Gateway caches the authorizer's decision on a protected route, keyed on the
-   * origin-verify header and the `Authorization` header together. With 0 every request to a
-   * protected route is checked, so a token is refused from the second it expires (as API
-   * Gateway's JWT authorizer does); with more, an allowed token stays allowed for up to this
-   * long after it expires. At most `cacheTtl`.
-   *
-   * @default Duration.seconds(0)
-   */
-  readonly protectedRouteCacheTtl?: Duration;
-
-  /**
-   * SSM SecureString parameter that the host reads as its copy of the key (e.g.
-   * `ORIGIN_VERIFY_KEY`); each rotation overwrites it with the new value.
-   *
-   * @default - the host gets no copy
-   */
-  readonly hostParameterName?: string;
-
-  /**
-   * What happens to the Secrets Manager secret when it leaves the stack. Destroying it is
-   * safe: a new secret is generated and rotated into CloudFront and the host on re-creation.
-   *
-   * @default RemovalPolicy.DESTROY
-   */
-  readonly removalPolicy?: RemovalPolicy;
-}
 
 /**
  * An API Gateway HTTP API that answers only requests that came through your CloudFront
@@ -274,8 +87,8 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
 
   constructor(scope: Construct, id: string, props: OriginVerifiedHttpApiProps) {
     super(scope, id);
-    const settings = validate(props);
-    const protectedCacheTtl = protectedRouteCacheTtl(props, settings.cacheTtl);
+    const settings = validateProps(this, props);
+    const protectedCacheTtl = protectedRouteCacheTtl(this, props, settings.cacheTtl);
     this.headerName = settings.headerName;
     if (props.host) Tags.of(this).add('shtetl:service', props.host.serviceName);
     const stack = Stack.of(this);
@@ -583,43 +396,7 @@ export class OriginVerifiedHttpApi extends Construct implements ec2.IConnectable
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     ];
-    if (topic) {
-      for (const alarm of alarms) {
-        alarm.addAlarmAction(new cw_actions.SnsAction(topic));
-        alarm.addOkAction(new cw_actions.SnsAction(topic));
-      }
-    }
-  }
-}
-
-/**
- * aws-cdk-lib 2.257's HttpServiceDiscoveryIntegration accepts `timeout` but leaves it out of
- * the integration (API Gateway would use its 30 s default); this passes it through.
- */
-class TimedServiceDiscoveryIntegration extends integrations.HttpServiceDiscoveryIntegration {
-  private readonly timeout?: Duration;
-
-  constructor(id: string, service: servicediscovery.IService, props: integrations.HttpServiceDiscoveryIntegrationProps) {
-    super(id, service, props);
-    this.timeout = props.timeout;
-  }
-
-  public bind(options: apigwv2.HttpRouteIntegrationBindOptions): apigwv2.HttpRouteIntegrationConfig {
-    return { ...super.bind(options), timeout: this.timeout };
-  }
-}
-
-/** An ALB integration with the route's timeout (as above). */
-class TimedAlbIntegration extends integrations.HttpAlbIntegration {
-  private readonly timeout?: Duration;
-
-  constructor(id: string, listener: elbv2.IApplicationListener, props: integrations.HttpAlbIntegrationProps) {
-    super(id, listener, props);
-    this.timeout = props.timeout;
-  }
-
-  public bind(options: apigwv2.HttpRouteIntegrationBindOptions): apigwv2.HttpRouteIntegrationConfig {
-    return { ...super.bind(options), timeout: this.timeout };
+    notifyAlarmAndOk(topic, ...alarms);
   }
 }
 
@@ -641,110 +418,3 @@ const ACCESS_LOG_FIELDS = {
   authorizerError: '$context.authorizer.error',
   userAgent: '$context.identity.userAgent',
 };
-
-interface Settings {
-  readonly port: number;
-  readonly headerName: string;
-  readonly paths: { [publicPrefix: string]: string };
-  readonly protectedPaths: string[];
-  readonly rateLimit: number;
-  readonly burstLimit: number;
-  readonly integrationTimeout: Duration;
-  readonly cacheTtl: Duration;
-  readonly previousGrace: Duration;
-  readonly rotationInterval: Duration;
-}
-
-function validate(props: OriginVerifiedHttpApiProps): Settings {
-  const fail = (message: string): never => {
-    throw new Error(`OriginVerifiedHttpApi: ${message}`);
-  };
-  if (props.host && props.port !== undefined && props.port !== props.host.apiPort) {
-    fail(`port ${props.port} differs from the host's apiPort ${props.host.apiPort}; the VPC link must reach the port the API listens on. Remove port (it comes from the host) or change the host's apiPort.`);
-  }
-  const port = props.host ? props.host.apiPort : props.port ?? 8080;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    fail(`port must be a TCP port from 1 to 65535 (got ${port}).`);
-  }
-  const headerName = props.headerName ?? 'x-origin-verify';
-  if (!/^x-[a-z0-9-]{1,60}$/.test(headerName)) {
-    fail(`headerName must be a lowercase header name starting with "x-" (got "${headerName}"). Use e.g. "x-origin-verify".`);
-  }
-  const paths = props.paths ?? { '/': '/' };
-  if (Object.keys(paths).length === 0) {
-    fail('paths is empty; map at least one public prefix, e.g. { "/api": "/" } (or leave paths out: every path, unchanged).');
-  }
-  for (const [publicPrefix, backendPrefix] of Object.entries(paths)) {
-    if (publicPrefix !== '/' && !PATH.test(publicPrefix)) {
-      fail(`paths key "${publicPrefix}" must be an absolute path without a trailing slash or variables, e.g. "/backend/api/v1".`);
-    }
-    if (backendPrefix !== '/' && !PATH.test(backendPrefix)) {
-      fail(`paths["${publicPrefix}"] = "${backendPrefix}" must be an absolute path without a trailing slash, e.g. "/api/v1" (or "/").`);
-    }
-  }
-  const protectedPaths = props.protectedPaths ?? [];
-  const mapped = Object.keys(paths);
-  for (const p of protectedPaths) {
-    if (!PATH.test(p)) {
-      fail(`protectedPaths entry "${p}" must be an absolute path without a trailing slash, e.g. "/backend/api/v1/admin".`);
-    }
-    if (!mapped.some((m) => m === '/' || p === m || p.startsWith(`${m}/`))) {
-      fail(`protectedPaths entry "${p}" is under none of the mapped prefixes (${mapped.join(', ')}); add a paths entry that covers it.`);
-    }
-    if (paths[p] !== undefined) {
-      fail(`"${p}" is both a paths key and a protected path; a route has one authorizer. Remove it from one of them.`);
-    }
-  }
-  const dupes = protectedPaths.filter((p, i) => protectedPaths.indexOf(p) !== i);
-  if (dupes.length > 0) fail(`protectedPaths lists "${dupes[0]}" twice.`);
-  if (protectedPaths.length > 0) {
-    if (!props.jwtIssuer || (!Token.isUnresolved(props.jwtIssuer) && !/^https:\/\/[^\s/]+/.test(props.jwtIssuer))) {
-      fail(`jwtIssuer must be the https issuer URL of your tokens when protectedPaths is set (got ${JSON.stringify(props.jwtIssuer)}), e.g. "https://clerk.example.com".`);
-    }
-    if (!props.jwtAudience || props.jwtAudience.length === 0) {
-      fail('jwtAudience must list at least one audience when protectedPaths is set (the "aud" claim your tokens carry).');
-    }
-  }
-  const rateLimit = props.throttlingRateLimit ?? 500;
-  const burstLimit = props.throttlingBurstLimit ?? 1000;
-  if (!(rateLimit > 0) || !Number.isInteger(burstLimit) || burstLimit < 1) {
-    fail(`throttlingRateLimit must be positive and throttlingBurstLimit a positive whole number (got ${rateLimit}, ${burstLimit}).`);
-  }
-  const integrationTimeout = props.integrationTimeout ?? Duration.seconds(29);
-  if (integrationTimeout.toMilliseconds() < 50 || integrationTimeout.toMilliseconds() > 29_000) {
-    fail(`integrationTimeout must be from 50 ms to 29 s, API Gateway's limits (got ${integrationTimeout.toHumanString()}).`);
-  }
-  const cacheTtl = props.cacheTtl ?? Duration.minutes(5);
-  if (cacheTtl.toSeconds() < 0 || cacheTtl.toSeconds() > 300) {
-    // The rotation waits one TTL inside a Lambda invocation before CloudFront switches.
-    fail(`cacheTtl must be from 0 to 5 minutes (got ${cacheTtl.toHumanString()}): each rotation waits one TTL before CloudFront sends the new value.`);
-  }
-  const previousGrace = props.previousValueGracePeriod ?? Duration.hours(1);
-  if (previousGrace.toSeconds() < cacheTtl.toSeconds()) {
-    fail(`previousValueGracePeriod (${previousGrace.toHumanString()}) must be at least cacheTtl (${cacheTtl.toHumanString()}), or edges still sending the old value would be refused.`);
-  }
-  const rotationInterval = props.rotationInterval ?? Duration.days(30);
-  if (rotationInterval.toHours() < 4 || rotationInterval.toDays({ integral: false }) > 1000) {
-    fail(`rotationInterval must be from 4 hours to 1000 days, Secrets Manager's limits (got ${rotationInterval.toHumanString()}).`);
-  }
-  if (rotationInterval.toSeconds() <= previousGrace.toSeconds()) {
-    fail(`rotationInterval (${rotationInterval.toHumanString()}) must be longer than previousValueGracePeriod (${previousGrace.toHumanString()}).`);
-  }
-  if (props.hostParameterName !== undefined && !/^(\/[a-zA-Z0-9_.-]+)+$/.test(props.hostParameterName)) {
-    fail(`hostParameterName must be an absolute SSM parameter name (got "${props.hostParameterName}"), e.g. "/<service>/<env>/origin-verify-key".`);
-  }
-  if ((props.host === undefined) === (props.backendListener === undefined)) {
-    fail(`Give exactly one backend: host (one instance) or backendListener (an internal ALB); got ${props.host ? 'both' : 'neither'}.`);
-  }
-  return { port, headerName, paths, protectedPaths, rateLimit, burstLimit, integrationTimeout, cacheTtl, previousGrace, rotationInterval };
-}
-
-/** The decision cache of protected routes: at most cacheTtl (see `protectedRouteCacheTtl`). */
-function protectedRouteCacheTtl(props: OriginVerifiedHttpApiProps, cacheTtl: Duration): Duration {
-  const ttl = props.protectedRouteCacheTtl ?? Duration.seconds(0);
-  if (ttl.toSeconds() < 0 || ttl.toSeconds() > cacheTtl.toSeconds()) {
-    // A longer cache would keep allowing an origin value past the rotation's grace period.
-    throw new Error(`OriginVerifiedHttpApi: protectedRouteCacheTtl must be from 0 to cacheTtl (${cacheTtl.toHumanString()}) (got ${ttl.toHumanString()}).`);
-  }
-  return ttl;
-}

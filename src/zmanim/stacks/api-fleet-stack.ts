@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Aws, CfnOutput, Duration, Lazy, Names, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +12,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
 import { OPS_TAGS } from '../../constructs/ops-tags';
+import { notifyAlarmAndOk } from '../../internal/alarms';
+import { cloudConfigBlockFile } from '../../internal/cloud-config';
 import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
 import { verifiedZipAsset } from '../../internal/zip';
@@ -192,9 +193,9 @@ export class ApiFleetStack extends Stack {
       '#cloud-config',
       `# zmanim ${config.environment} API fleet: boot log in /var/log/zmanim/boot.log`,
       'write_files:',
-      blockFile('/etc/zmanim/host.env', '0644', Object.entries(hostEnv).map(([k, v]) => `${k}="${v}"`).join('\n')),
-      blockFile('/etc/zmanim/api-settings.env', '0644', `ALLOWED_ORIGINS=https://${config.domain}\nENVIRONMENT=${config.environment}`),
-      blockFile('/usr/local/sbin/zmanim-fleet-bootstrap', '0755', readFileSync(join(FLEET_DIR, 'fleet-bootstrap.sh'), 'utf8')),
+      cloudConfigBlockFile('/etc/zmanim/host.env', '0644', Object.entries(hostEnv).map(([k, v]) => `${k}="${v}"`).join('\n')),
+      cloudConfigBlockFile('/etc/zmanim/api-settings.env', '0644', `ALLOWED_ORIGINS=https://${config.domain}\nENVIRONMENT=${config.environment}`),
+      cloudConfigBlockFile('/usr/local/sbin/zmanim-fleet-bootstrap', '0755', readFileSync(join(FLEET_DIR, 'fleet-bootstrap.sh'), 'utf8')),
       'runcmd:',
       '  - [bash, /usr/local/sbin/zmanim-fleet-bootstrap]',
       '',
@@ -296,7 +297,6 @@ export class ApiFleetStack extends Stack {
 
   /** The fleet's alarms; silent while migrating, when no instance serves on purpose. */
   private createAlarms(topic: sns.ITopic, targets: elbv2.ApplicationTargetGroup, actionsEnabled: boolean): void {
-    const action = new cw_actions.SnsAction(topic);
     const alarms = [
       new cloudwatch.Alarm(this, 'UnhealthyTargets', {
         metric: targets.metrics.unhealthyHostCount({ period: Duration.minutes(1), statistic: 'Maximum' }),
@@ -317,14 +317,6 @@ export class ApiFleetStack extends Stack {
         actionsEnabled,
       }),
     ];
-    for (const alarm of alarms) {
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
+    notifyAlarmAndOk(topic, ...alarms);
   }
-}
-
-function blockFile(path: string, mode: string, content: string): string {
-  const body = content.replace(/\n$/, '').split('\n').map((line) => (line.length > 0 ? `      ${line}` : '')).join('\n');
-  return [`  - path: ${path}`, '    owner: root:root', `    permissions: '${mode}'`, '    content: |', body].join('\n');
 }

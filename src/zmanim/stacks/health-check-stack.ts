@@ -1,8 +1,8 @@
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
+import { notifyAlarmAndOk } from '../../internal/alarms';
 import { AlertTopic } from '../alert-topic';
 import { ZmanimConfig } from '../config';
 
@@ -50,7 +50,6 @@ export class HealthCheckStack extends Stack {
       evaluationPeriods: 2,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    this.alarm.addAlarmAction(new actions.SnsAction(this.topic.topic));
-    this.alarm.addOkAction(new actions.SnsAction(this.topic.topic));
+    notifyAlarmAndOk(this.topic.topic, this.alarm);
   }
 }

@@ -1,11 +1,11 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { notifyAlarmAndOk } from '../../internal/alarms';
 import { NagSuppression, suppressNag } from '../../internal/nag';
 import { ZmanimConfig } from '../config';
 import { rdsParameters } from '../postgres-parameters';
@@ -207,7 +207,6 @@ export class ManagedDataStack extends Stack {
   }
 
   private createAlarms(topic: sns.ITopic, storageGiB: number): void {
-    const action = new cw_actions.SnsAction(topic);
     const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, comparison = above) => {
       const a = new cloudwatch.Alarm(this, id, {
@@ -218,8 +217,7 @@ export class ManagedDataStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.MISSING,
         alarmDescription: description,
       });
-      a.addAlarmAction(action);
-      a.addOkAction(action);
+      notifyAlarmAndOk(topic, a);
     };
     alarm('DatabaseCpu', this.database.metricCPUUtilization({ period: Duration.minutes(5) }), 80, 'RDS CPU above 80% for 15 minutes: a bigger class or a read replica (README, "Scaling path")');
     alarm('DatabaseFreeStorage', this.database.metricFreeStorageSpace({ period: Duration.minutes(5) }), storageGiB * 1024 ** 3 * 0.1,
