@@ -9,6 +9,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeAws } from './fake-aws';
 import { fixtureOpenNextPath } from './fixture';
+import { functionUrlEvent } from './function-url-event';
 import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
@@ -245,28 +246,3 @@ describe('image optimisation, invoked through its Function URL', () => {
     expect(fake.calls).toContain(`s3:GET:${NAMES.assets}/_assets/images/logo.png`);
   }, 120_000);
 });
-
-/** A Lambda Function URL (payload 2.0) event, as CloudFront's origin request reaches it. */
-export function functionUrlEvent(method: string, rawPath: string, rawQueryString = '', headers: Record<string, string> = {}, body?: Buffer) {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString,
-    headers: { 'host': 'abc123.lambda-url.eu-west-1.on.aws', 'x-forwarded-host': 'site.example.com', 'x-forwarded-proto': 'https', ...headers },
-    requestContext: {
-      accountId: 'anonymous',
-      apiId: 'abc123',
-      domainName: 'abc123.lambda-url.eu-west-1.on.aws',
-      domainPrefix: 'abc123',
-      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'jest' },
-      requestId: 'r-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    body: body ? body.toString('base64') : undefined,
-    isBase64Encoded: Boolean(body),
-  };
-}
