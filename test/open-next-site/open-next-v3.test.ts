@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
@@ -162,4 +162,26 @@ test('the real 3.x warmer, on its schedule, invokes the server function, and the
   expect(payloads).toHaveLength(1);
   expect(payloads[0]).toMatchObject({ type: 'warmer', concurrency: 1 });
   expect(answers[0]).toMatchObject({ type: 'warmer', serverId: expect.any(String) });
+}, 120_000);
+
+test('the real 3.x image bundle reads the source image from the assets bucket and answers with a resized WebP', async () => {
+  const image = fn(site.imageFunction);
+  // The bundle has sharp for linux-arm64 (synth checks it); this machine may be x64. Run a copy
+  // with the same sharp version's native package for this CPU from the fixture app's install.
+  const dir = mkdtempSync(join(tmpdir(), 'image-v3-'));
+  cpSync(image.dir, dir, { recursive: true, dereference: true });
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  const fixtureModules = join(openNextPath, '..', 'node_modules', '@img');
+  for (const pkg of readdirSync(fixtureModules).filter((p) => p.endsWith(`linux-${arch}`))) {
+    if (!existsSync(join(dir, 'node_modules', '@img', pkg))) symlinkSync(join(fixtureModules, pkg), join(dir, 'node_modules', '@img', pkg));
+  }
+  fake.objects.set(`${NAMES.assets}/_assets/images/logo.png`, { body: readFileSync(join(openNextPath, 'assets', 'images', 'logo.png')), contentType: 'image/png' });
+  const run = await runHandler({ ...image, dir }, [functionUrlEvent('GET', '/_next/image', 'url=%2Fimages%2Flogo.png&w=64&q=75', { accept: 'image/avif,image/webp,*/*' })], fake.env());
+  rmSync(dir, { recursive: true, force: true });
+  const res = run.results[0].result;
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['content-type']).toBe('image/webp');
+  const body = Buffer.from(res.body, res.isBase64Encoded ? 'base64' : 'utf8');
+  expect(body.subarray(8, 12).toString('latin1')).toBe('WEBP');
+  expect(fake.calls).toContain(`s3:GET:${NAMES.assets}/_assets/images/logo.png`);
 }, 120_000);
