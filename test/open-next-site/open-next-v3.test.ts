@@ -1,15 +1,15 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeAws } from './fake-aws';
 import { v3FixtureOpenNextPath } from './fixture';
 import { functionUrlEvent } from './function-url-event';
+import { invokeRealBundle, runImageBundleOnThisCpu, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
 import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
@@ -19,21 +19,14 @@ import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lam
  * accepts its output, and the functions it invokes answer from the real 3.x bundles (staged
  * assets of the synthesized template) with the construct's events; AWS calls go to FakeAws.
  */
-const NAMES = { secret: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:origin-verify-AbCdEf', table: 'v3-tag-cache', cache: 'v3-cache', assets: 'v3-assets', queue: 'https://sqs.eu-west-1.amazonaws.com/111111111111/v3-revalidation.fifo', server: 'v3-server' };
+const NAMES = SITE_NAMES;
 
 let openNextPath: string;
 let outdir: string;
 let site: OpenNextSite;
 let stack: Stack;
 let fake: FakeAws;
-const fn = (f: any) => deployedFunction(stack, outdir, f, {
-  [stack.getLogicalId(site.tagCacheTable!.node.defaultChild as any)]: NAMES.table,
-  [stack.getLogicalId(site.cacheBucket.node.defaultChild as any)]: NAMES.cache,
-  [stack.getLogicalId(site.assetsBucket.node.defaultChild as any)]: NAMES.assets,
-  [stack.getLogicalId(site.revalidationQueue!.node.defaultChild as any)]: NAMES.queue,
-  [stack.getLogicalId(site.serverFunction.node.defaultChild as any)]: NAMES.server,
-  [stack.getLogicalId(site.originVerifySecret.node.defaultChild as any)]: NAMES.secret,
-});
+const fn = (f: any) => deployedFunction(stack, outdir, f, siteStandInNames(stack, site));
 
 beforeAll(async () => {
   openNextPath = v3FixtureOpenNextPath();
@@ -68,30 +61,8 @@ describe('tag cache seed: the SiteDeployment custom resource invokes the real 3.
   const lambda = mockClient(LambdaClient);
   afterAll(() => { s3.restore(); cloudfront.restore(); lambda.restore(); });
 
-  const cfnEvent = (requestType: 'Create' | 'Update'): CloudFormationCustomResourceEvent => ({
-    RequestType: requestType,
-    ServiceToken: 'arn',
-    ResponseURL: 'https://example.com',
-    StackId: 'stack',
-    RequestId: 'req-1',
-    LogicalResourceId: 'SiteDeployment',
-    ResourceType: 'Custom::OpenNextSiteDeployment',
-    PhysicalResourceId: 'sd',
-    OldResourceProperties: {},
-    ResourceProperties: {
-      ServiceToken: 'arn',
-      BuildId: site.buildId,
-      AssetsBucket: NAMES.assets,
-      AssetsPrefix: '_assets',
-      DeploymentsPrefix: '_deployments',
-      CacheBucket: NAMES.cache,
-      CachePrefix: '_cache',
-      DistributionId: 'E1',
-      InvalidationPaths: ['/*'],
-      RetentionDays: '30',
-      SeedFunction: 'seed-fn',
-    },
-  } as CloudFormationCustomResourceEvent);
+  const cfnEvent = (requestType: 'Create' | 'Update') =>
+    siteDeploymentEvent(requestType, { buildId: site.buildId, assetsBucket: NAMES.assets, cacheBucket: NAMES.cache, seedFunction: 'seed-fn' });
 
   test('on create and update it answers the construct\'s event and writes every entry of dynamodb-cache.json', async () => {
     const seed = fn(site.node.findChild('TagCacheSeedFunction'));
@@ -103,17 +74,7 @@ describe('tag cache seed: the SiteDeployment custom resource invokes the real 3.
     s3.on(PutObjectCommand).resolves({});
     cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
     // Only Lambda's Invoke API is replaced: the payload goes to the real 3.x bundle.
-    lambda.on(InvokeCommand).callsFake(async (input) => {
-      const payload = Buffer.from(input.Payload as Uint8Array).toString('utf8');
-      invoked.push(`${input.FunctionName} ${payload}`);
-      try {
-        const r = (await runHandler(seed, [JSON.parse(payload)], fake.env())).results[0];
-        if (r.error) return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorMessage: r.error.message })) };
-        return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(r.result)) };
-      } catch (e) {
-        return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorType: 'Runtime.ExitError', errorMessage: (e as Error).message })) };
-      }
-    });
+    lambda.on(InvokeCommand).callsFake(invokeRealBundle(seed, fake.env(), invoked));
 
     for (const requestType of ['Create', 'Update'] as const) {
       fake.tables.clear();
@@ -165,19 +126,9 @@ test('the real 3.x warmer, on its schedule, invokes the server function, and the
 }, 120_000);
 
 test('the real 3.x image bundle reads the source image from the assets bucket and answers with a resized WebP', async () => {
-  const image = fn(site.imageFunction);
-  // The bundle has sharp for linux-arm64 (synth checks it); this machine may be x64. Run a copy
-  // with the same sharp version's native package for this CPU from the fixture app's install.
-  const dir = mkdtempSync(join(tmpdir(), 'image-v3-'));
-  cpSync(image.dir, dir, { recursive: true, dereference: true });
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  const fixtureModules = join(openNextPath, '..', 'node_modules', '@img');
-  for (const pkg of readdirSync(fixtureModules).filter((p) => p.endsWith(`linux-${arch}`))) {
-    if (!existsSync(join(dir, 'node_modules', '@img', pkg))) symlinkSync(join(fixtureModules, pkg), join(dir, 'node_modules', '@img', pkg));
-  }
   fake.objects.set(`${NAMES.assets}/_assets/images/logo.png`, { body: readFileSync(join(openNextPath, 'assets', 'images', 'logo.png')), contentType: 'image/png' });
-  const run = await runHandler({ ...image, dir }, [functionUrlEvent('GET', '/_next/image', 'url=%2Fimages%2Flogo.png&w=64&q=75', { accept: 'image/avif,image/webp,*/*' })], fake.env());
-  rmSync(dir, { recursive: true, force: true });
+  const event = functionUrlEvent('GET', '/_next/image', 'url=%2Fimages%2Flogo.png&w=64&q=75', { accept: 'image/avif,image/webp,*/*' });
+  const run = await runImageBundleOnThisCpu(fn(site.imageFunction), join(openNextPath, '..'), [event], fake.env());
   const res = run.results[0].result;
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toBe('image/webp');
