@@ -234,8 +234,8 @@ project.testTask.prependSpawn(project.bundler.bundleTask);
 // The OpenNextSite tests and the app's default site use the fixture Next.js app's OpenNext
 // build: `npm ci` and `open-next build` in its own folder, skipped when up to date.
 const fixtureBuild = project.addTask('fixture:build', {
-  description: 'Build the fixture Next.js apps (test/fixtures/nextjs-app, test/fixtures/nextjs-full) with OpenNext when missing or built from other inputs',
-  exec: 'node -r ts-node/register/transpile-only -e "const p = require(\'./src/zmanim/prepare-assets\'); p.ensureFixtureSite(\'.\'); p.ensureNextFixture(p.FULL_FIXTURE_SITE_DIR)"',
+  description: 'Build the fixture Next.js apps (test/fixtures/nextjs-app, nextjs-full, nextjs-v3) with OpenNext when missing or built from other inputs',
+  exec: 'node -r ts-node/register/transpile-only -e "const p = require(\'./src/zmanim/prepare-assets\'); p.ensureFixtureSite(\'.\'); p.ensureNextFixture(p.FULL_FIXTURE_SITE_DIR); p.ensureNextFixture(p.V3_FIXTURE_SITE_DIR)"',
 });
 project.testTask.prependSpawn(fixtureBuild);
 project.testTask.spawn(project.tasks.tryFind('integ')!);

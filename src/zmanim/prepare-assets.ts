@@ -34,6 +34,8 @@ export const FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-app');
  * revalidatePath/revalidateTag, a Server Action, route handlers with bodies, i18n, next/image.
  */
 export const FULL_FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-full');
+/** A minimal app built with `@opennextjs/aws` 3.x, the older major that OpenNextSite supports. */
+export const V3_FIXTURE_SITE_DIR = join('test', 'fixtures', 'nextjs-v3');
 
 /** Entries of a fixture app that are not inputs of its build. */
 const NOT_INPUTS = new Set(['node_modules', '.open-next', '.next', '.open-next.lock', '.turbo']);

@@ -1,14 +1,15 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeAws } from './fake-aws';
 import { fixtureOpenNextPath } from './fixture';
+import { functionUrlEvent } from './function-url-event';
+import { invokeRealBundle, runImageBundleOnThisCpu, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
 import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
@@ -18,21 +19,13 @@ import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lam
  * staged asset of the synthesized template) with the event that the caller sends and the
  * environment in the template; the AWS SDK calls inside go to FakeAws.
  */
-const NAMES = { secret: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:origin-verify-AbCdEf', table: 'site-tag-cache', cache: 'site-cache', assets: 'site-assets', queue: 'https://sqs.eu-west-1.amazonaws.com/111111111111/revalidation.fifo', server: 'site-server' };
+const NAMES = SITE_NAMES;
 
 let outdir: string;
 let site: OpenNextSite;
 let stack: Stack;
 let fake: FakeAws;
-const fn = (f: any) => deployedFunction(stack, outdir, f, names());
-const names = () => ({
-  [stack.getLogicalId(site.tagCacheTable!.node.defaultChild as any)]: NAMES.table,
-  [stack.getLogicalId(site.cacheBucket.node.defaultChild as any)]: NAMES.cache,
-  [stack.getLogicalId(site.assetsBucket.node.defaultChild as any)]: NAMES.assets,
-  [stack.getLogicalId(site.revalidationQueue!.node.defaultChild as any)]: NAMES.queue,
-  [stack.getLogicalId(site.serverFunction.node.defaultChild as any)]: NAMES.server,
-  [stack.getLogicalId(site.originVerifySecret.node.defaultChild as any)]: NAMES.secret,
-});
+const fn = (f: any) => deployedFunction(stack, outdir, f, siteStandInNames(stack, site));
 
 beforeAll(async () => {
   const openNextPath = fixtureOpenNextPath();
@@ -56,30 +49,8 @@ describe('tag cache seed (initialization function), invoked by the SiteDeploymen
   const lambda = mockClient(LambdaClient);
   afterAll(() => { s3.restore(); cloudfront.restore(); lambda.restore(); });
 
-  const cfnEvent = (requestType: 'Create' | 'Update', seed: string): CloudFormationCustomResourceEvent => ({
-    RequestType: requestType,
-    ServiceToken: 'arn',
-    ResponseURL: 'https://example.com',
-    StackId: 'stack',
-    RequestId: 'req-1',
-    LogicalResourceId: 'SiteDeployment',
-    ResourceType: 'Custom::OpenNextSiteDeployment',
-    PhysicalResourceId: 'sd',
-    OldResourceProperties: {},
-    ResourceProperties: {
-      ServiceToken: 'arn',
-      BuildId: site.buildId,
-      AssetsBucket: NAMES.assets,
-      AssetsPrefix: '_assets',
-      DeploymentsPrefix: '_deployments',
-      CacheBucket: NAMES.cache,
-      CachePrefix: '_cache',
-      DistributionId: 'E1',
-      InvalidationPaths: ['/*'],
-      RetentionDays: '30',
-      SeedFunction: seed,
-    },
-  } as CloudFormationCustomResourceEvent);
+  const cfnEvent = (requestType: 'Create' | 'Update', seed: string) =>
+    siteDeploymentEvent(requestType, { buildId: site.buildId, assetsBucket: NAMES.assets, cacheBucket: NAMES.cache, seedFunction: seed });
 
   test('the real dynamodb-provider bundle answers the construct\'s event and writes every tag of the build', async () => {
     const seed = fn(site.node.findChild('TagCacheSeedFunction'));
@@ -88,18 +59,7 @@ describe('tag cache seed (initialization function), invoked by the SiteDeploymen
     s3.on(PutObjectCommand).resolves({});
     cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
     // Lambda's Invoke API is the only thing replaced: the payload goes to the real bundle.
-    lambda.on(InvokeCommand).callsFake(async (input) => {
-      const payload = Buffer.from(input.Payload as Uint8Array).toString('utf8');
-      invoked.push(`${input.FunctionName} ${payload}`);
-      try {
-        const run = await runHandler(seed, [JSON.parse(payload)], fake.env());
-        const r = run.results[0];
-        if (r.error) return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorMessage: r.error.message })) };
-        return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(r.result)) };
-      } catch (e) {
-        return { StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from(JSON.stringify({ errorType: 'Runtime.ExitError', errorMessage: (e as Error).message })) };
-      }
-    });
+    lambda.on(InvokeCommand).callsFake(invokeRealBundle(seed, fake.env(), invoked));
 
     for (const requestType of ['Create', 'Update'] as const) {
       fake.tables.clear();
@@ -222,20 +182,10 @@ describe('server function through its public Function URL: only requests with a 
 describe('image optimisation, invoked through its Function URL', () => {
   test('reads the source image from the assets bucket and answers with a resized WebP', async () => {
     const image = fn(site.imageFunction);
-    // The bundle ships sharp for linux-arm64; this machine may be x64. Use a copy with the
-    // same sharp version's native package for this CPU (from the fixture app's install).
-    const dir = mkdtempSync(join(tmpdir(), 'image-fn-'));
-    cpSync(image.dir, dir, { recursive: true, dereference: true });
-    const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-    const fixtureModules = join(fixtureOpenNextPath(), '..', 'node_modules', '@img');
-    for (const pkg of readdirSync(fixtureModules).filter((p) => p.endsWith(`linux-${arch}`))) {
-      if (!existsSync(join(dir, 'node_modules', '@img', pkg))) symlinkSync(join(fixtureModules, pkg), join(dir, 'node_modules', '@img', pkg));
-    }
     const logo = readFileSync(join(fixtureOpenNextPath(), 'assets', 'images', 'logo.png'));
     fake.objects.set(`${NAMES.assets}/_assets/images/logo.png`, { body: logo, contentType: 'image/png' });
     const event = functionUrlEvent('GET', '/_next/image', 'url=%2Fimages%2Flogo.png&w=64&q=75', { accept: 'image/avif,image/webp,*/*' });
-    const run = await runHandler({ ...image, dir }, [event], fake.env());
-    rmSync(dir, { recursive: true, force: true });
+    const run = await runImageBundleOnThisCpu(image, join(fixtureOpenNextPath(), '..'), [event], fake.env());
     const res = run.results[0].result;
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/webp');
@@ -245,28 +195,3 @@ describe('image optimisation, invoked through its Function URL', () => {
     expect(fake.calls).toContain(`s3:GET:${NAMES.assets}/_assets/images/logo.png`);
   }, 120_000);
 });
-
-/** A Lambda Function URL (payload 2.0) event, as CloudFront's origin request reaches it. */
-export function functionUrlEvent(method: string, rawPath: string, rawQueryString = '', headers: Record<string, string> = {}, body?: Buffer) {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString,
-    headers: { 'host': 'abc123.lambda-url.eu-west-1.on.aws', 'x-forwarded-host': 'site.example.com', 'x-forwarded-proto': 'https', ...headers },
-    requestContext: {
-      accountId: 'anonymous',
-      apiId: 'abc123',
-      domainName: 'abc123.lambda-url.eu-west-1.on.aws',
-      domainPrefix: 'abc123',
-      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'jest' },
-      requestId: 'r-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    body: body ? body.toString('base64') : undefined,
-    isBase64Encoded: Boolean(body),
-  };
-}

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -445,6 +445,15 @@ describe('bad input', () => {
     expect(() => synth({ domainNames: ['x.example.com'] })).toThrow(/need a certificate from us-east-1/);
     expect(() => synth({ secretParameters: { 'BAD-NAME': '/a/b' } })).toThrow(/not an environment variable name/);
     expect(() => synth({ secretParameters: { KEY: 'relative' } })).toThrow(/not an absolute SSM parameter name/);
+  });
+  test('an image function with sharp for another CPU than the Lambda\'s arm64 (OpenNext 3.x with npm 10+)', () => {
+    const copy = join(dir, '.open-next');
+    cpSync(openNextPath, copy, { recursive: true });
+    const img = join(copy, 'image-optimization-function', 'node_modules', '@img');
+    renameSync(join(img, 'sharp-linux-arm64'), join(img, 'sharp-linux-x64'));
+    expect(make(copy)).toThrow(/sharp's native code for linux-x64, but runs on linux-arm64.*additionalArgs: '--cpu=arm64'/);
+    renameSync(join(img, 'sharp-linux-x64'), join(img, 'sharp-linux-arm64'));
+    expect(make(copy)).not.toThrow();
   });
   test('unsupported builds: edge functions', () => {
     const copy = join(dir, '.open-next');

@@ -171,6 +171,8 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
   const buildId = existsSync(buildIdFile) ? readFileSync(buildIdFile, 'utf8').trim() : findBuildId(outputDir);
 
   const server = fn('server function (origins.default)', origins.default);
+  const imageOptimizer = fn('image optimization function (origins.imageOptimizer)', origins.imageOptimizer);
+  checkSharpForLambda(imageOptimizer.dir);
   const splitServers = splitOrigins.map((key) => ({ key, fn: fn(`split server function "${key}" (origins.${key})`, origins[key] as OpenNextFunctionOrigin) }));
   const dynamoTagCache = !additional.disableTagCache
     && [server, ...splitServers.map((x) => x.fn)].some((f) => ['dynamodb', 'dynamodb-lite', undefined].includes(f.tagCache));
@@ -181,7 +183,7 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
     dynamoTagCache,
     server,
     splitServers,
-    imageOptimizer: fn('image optimization function (origins.imageOptimizer)', origins.imageOptimizer),
+    imageOptimizer,
     revalidation: additional.disableIncrementalCache ? undefined : optionalFn('revalidation function', additional.revalidationFunction),
     initialization: additional.disableTagCache ? undefined : optionalFn('tag cache initialization function', additional.initializationFunction),
     warmer: optionalFn('warmer function', additional.warmer),
@@ -194,6 +196,22 @@ export function readOpenNextBuild(openNextPath: string): OpenNextBuild {
       .map((e) => ({ name: e.name, isDirectory: e.isDirectory() }))
       .sort((a, b) => a.name.localeCompare(b.name)),
   };
+}
+
+/**
+ * The image function runs on arm64 Linux. sharp 0.33+ loads its native code from one
+ * `@img/sharp-<os>-<cpu>` package per platform, which npm installs for the CPU it is told:
+ * OpenNext 3.x passes `--arch`, which npm 10+ ignores, so an `imageOptimization.install` of
+ * sharp 0.33+ gets the build machine's binaries, and every image request would fail on Lambda.
+ */
+function checkSharpForLambda(imageDir: string): void {
+  const imgDir = join(imageDir, 'node_modules', '@img');
+  if (!existsSync(imgDir)) return;
+  const natives = readdirSync(imgDir).filter((name) => /^sharp-(?!libvips-|wasm)[a-z]+-[a-z0-9]+$/.test(name));
+  if (natives.length === 0 || natives.includes('sharp-linux-arm64')) return;
+  throw new Error(`OpenNextSite: the image optimization function (${imageDir}) has sharp's native code for ${natives.map((n) => n.replace(/^sharp-/, '')).join(', ')}, `
+    + 'but runs on linux-arm64 (@img/sharp-linux-arm64 is missing), so every image request would fail. With @opennextjs/aws 3.x, add '
+    + '`additionalArgs: \'--cpu=arm64\'` to `imageOptimization.install` in open-next.config.ts (npm 10+ ignores the `--arch` that 3.x passes), then build again.');
 }
 
 /** Resolves a manifest path ("`.open-next/...`") even when the folder was renamed or moved. */
