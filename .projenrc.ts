@@ -92,6 +92,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     passWithNoTests: false,
     jestConfig: {
       testTimeout: 120_000,
+      // Jest's default is one worker per core but one (cores - 1 = 1 on a 2-core machine), and
+      // then it runs every file in band. Most of the suite's wall time is waiting on real
+      // programs (PostgreSQL, restic, s3rver, npm, subprocess synths), which overlaps well: three
+      // workers. A worker that grew past 2 GB (module registries of many synths) is restarted.
+      maxWorkers: 3,
+      workerIdleMemoryLimit: '2GB',
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/', '/test/consumer/'],
       modulePathIgnorePatterns: ['<rootDir>/cdk.out', '<rootDir>/test/fixtures', '<rootDir>/integ/.*\\.snapshot'],
     },
