@@ -147,7 +147,7 @@ project.eslint?.allowDevDeps('src/ops/**');
 // is skipped because compile and test already type-check.
 
 // The feature flags `cdk init` writes for the pinned aws-cdk-lib (its cx-api list), so the CLI
-// reports none as unconfigured; the tests synthesize with this same context (test/app-context.ts).
+// reports none as unconfigured; the tests synthesize with this same context (test/support/app-context.ts).
 // A bump of aws-cdk-lib may add flags: `npx projen` rewrites cdk.json and
 // test/zmanim/single-host-unchanged.test.ts shows what they change in the deployed stacks.
 // Three stay at their old value because the deployed production stacks would not survive them:

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeHost, freePort, modeOf, postgresBinDir, requireTools } from './harness';
+import { FakeHost, freePort, modeOf, postgresBinDir, requireTools } from '../support/host-sandbox';
 
 const PATH = '/kehilla/test';
 const SECRETS: Record<string, string> = {

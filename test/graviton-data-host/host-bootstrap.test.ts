@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKES_DIR, FakeHost, HOST_DIR, modeOf, requireTools } from './harness';
+import { FAKES_DIR, FakeHost, HOST_DIR, modeOf, requireTools } from '../support/host-sandbox';
 
 function zipDirectory(dir: string, zip: string): void {
   const result = spawnSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(dir)], { cwd: dir, encoding: 'utf8' });

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, symlinkSync, ftruncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeHost, requireTools } from './harness';
+import { FakeHost, requireTools } from '../support/host-sandbox';
 
 const VOLUME = 'vol-0abc123def4567890';
 const SELF = 'i-0123456789abcdef0';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKES_DIR, HOST_DIR, requireTools } from './harness';
+import { FAKES_DIR, HOST_DIR, requireTools } from '../support/host-sandbox';
 
 const PACKER_DIR = join(__dirname, '..', '..', 'packer');
 

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkCommands, HOST_CHECKS_DIR } from '../../integ/support/data-host';
-import { freePort, postgresBinDir, requireTools } from '../graviton-data-host/harness';
+import { freePort, postgresBinDir, requireTools } from '../support/host-sandbox';
 
 const PG_BIN = postgresBinDir();
 const dir = mkdtempSync(join(tmpdir(), 'integ-host-checks-'));

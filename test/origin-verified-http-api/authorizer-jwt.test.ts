@@ -15,7 +15,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FakeHost } from './fake-host';
+import { FakeHost } from '../support/vpc-host';
 import { OriginVerifiedHttpApi } from '../../src/constructs/origin-verified-http-api';
 
 type Handler = typeof import('../../src/constructs/origin-verified-http-api/origin-verify-authorizer.lambda');

@@ -6,7 +6,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
+import { FakeHost } from '../support/vpc-host';
 import { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from '../../src/constructs/origin-verified-http-api';
 import { planRoutes } from '../../src/constructs/origin-verified-http-api/routes';
 

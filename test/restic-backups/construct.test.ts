@@ -7,7 +7,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
+import { FakeHost } from '../support/recording-host';
 import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
 
 const ZMANIM_SOURCES: ResticBackupsProps['sources'] = [

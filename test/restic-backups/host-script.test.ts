@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Harness, SCRIPT, q } from './harness';
+import { Harness, SCRIPT, q } from '../support/restic-harness';
 
 jest.setTimeout(300_000);
 

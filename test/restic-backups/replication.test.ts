@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
+import { FakeHost } from '../support/recording-host';
 import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
 
 const REPLICA = 'zmanim-prod-backups-123456789012-eu-central-1';

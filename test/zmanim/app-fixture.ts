@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { DEFAULT_CONFIG, ZmanimConfig } from '../../src/zmanim/config';
 import { addNagChecks, allStacks, createZmanimStacks, ZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 /** A fixed account so cross-region references and ARNs resolve as in a real deployment. */
 export const TEST_ACCOUNT = '123456789012';

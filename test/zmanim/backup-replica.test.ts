@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { synthZmanimApp, TEST_ACCOUNT } from './app-fixture';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 const REPLICA = `zmanim-prod-backups-${TEST_ACCOUNT}-eu-central-1`;
 

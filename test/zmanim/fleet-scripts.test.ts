@@ -14,7 +14,7 @@ import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 const FLEET = join(__dirname, '..', '..', 'src', 'zmanim', 'fleet');
 const HOST = join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host');

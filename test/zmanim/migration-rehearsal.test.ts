@@ -1,7 +1,7 @@
 /**
  * Rehearsal of the single-host <-> managed migration (README, "Scaling path"), offline and for
  * real: the single host's PostgreSQL backed up by the ResticBackups host script into restic on
- * s3rver (test/restic-backups/harness), then `src/zmanim/fleet/migrate.sh` restores it into a
+ * s3rver (test/support/restic-harness.ts), then `src/zmanim/fleet/migrate.sh` restores it into a
  * second PostgreSQL that stands in for RDS: the RDS parameter group's settings (evaluated for
  * 1 GiB), TLS required (rds.force_ssl), password (SCRAM) logins only, and a master user that is
  * not a superuser (as on RDS). Then the way back: rows written on "RDS", `migrate.sh backup`,
@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { renderForLocalPostgres } from '../../src/zmanim/postgres-parameters';
-import { freePort, Harness, q, SCRIPT as RESTIC_BACKUPS } from '../restic-backups/harness';
+import { freePort, Harness, q, SCRIPT as RESTIC_BACKUPS } from '../support/restic-harness';
 
 jest.setTimeout(600_000);
 

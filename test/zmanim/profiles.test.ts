@@ -11,7 +11,7 @@ import { CACHE_GRAVITON_NODE_TYPES, GRAVITON_INSTANCE_TYPES, managedCapacity, RD
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 const MANAGED: Partial<ZmanimConfig> = { capacityProfile: 'managed', managed: { databaseReadReplica: true } };
 const withConfig = (overrides: Partial<ZmanimConfig>) => validateConfig({ ...DEFAULT_CONFIG, ...overrides });

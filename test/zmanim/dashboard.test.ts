@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { API_RELEASE_KEY } from '../../src/zmanim/stacks/compute-stack';
 import { DashboardStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 const ACCOUNT = '123456789012';
 const config = { ...DEFAULT_CONFIG, account: ACCOUNT };

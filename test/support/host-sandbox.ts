@@ -30,7 +30,7 @@ function stageForServiceUsers(dirs: string[]): string[] {
 
 const [STAGED_HOST_DIR, STAGED_FAKES_DIR] = stageForServiceUsers([
   join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host'),
-  join(__dirname, 'fakes'),
+  join(__dirname, 'host-fakes'),
 ]);
 /** The construct's host scripts, as shipped (a copy the service users can read). */
 export const HOST_DIR = STAGED_HOST_DIR;

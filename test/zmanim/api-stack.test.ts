@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { ApiStack } from '../../src/zmanim/stacks/api-stack';
 import { MonitoringStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 /**
  * The zmanim API stack with the real GravitonDataHost in a Compute stack of its own and a

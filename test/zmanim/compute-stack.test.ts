@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { API_RELEASE_KEY } from '../../src/zmanim/stacks/compute-stack';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 function synthApp(context: Record<string, string> = {}) {
   const app = new App({ context: appContext(context) });
