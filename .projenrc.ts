@@ -91,6 +91,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     passWithNoTests: false,
     jestConfig: {
       testTimeout: 120_000,
+      // Jest's default is one worker per core but one (cores - 1 = 1 on a 2-core machine), and
+      // then it runs every file in band. Most of the suite's wall time is waiting on real
+      // programs (PostgreSQL, restic, s3rver, npm, subprocess synths), which overlaps well: three
+      // workers. A worker that grew past 2 GB (module registries of many synths) is restarted.
+      maxWorkers: 3,
+      workerIdleMemoryLimit: '2GB',
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/', '/test/consumer/'],
       modulePathIgnorePatterns: ['<rootDir>/cdk.out', '<rootDir>/test/fixtures', '<rootDir>/integ/.*\\.snapshot'],
     },
@@ -143,7 +149,7 @@ project.eslint?.allowDevDeps('src/ops/**');
 // is skipped because compile and test already type-check.
 
 // The feature flags `cdk init` writes for the pinned aws-cdk-lib (its cx-api list), so the CLI
-// reports none as unconfigured; the tests synthesize with this same context (test/app-context.ts).
+// reports none as unconfigured; the tests synthesize with this same context (test/support/app-context.ts).
 // A bump of aws-cdk-lib may add flags: `npx projen` rewrites cdk.json and
 // test/zmanim/single-host-unchanged.test.ts shows what they change in the deployed stacks.
 // Three stay at their old value because the deployed production stacks would not survive them:

@@ -2,7 +2,7 @@
  * bench/backup: one simulated day of backups of a zmanim-shaped database, ours (per-source
  * schedule, plain dumps deduplicated by restic) side by side with the earlier approach
  * (`pg_dump -Fc | restic backup --stdin` of the whole database), then a verified restore.
- * Real PostgreSQL 15, restic and s3rver over HTTPS on 127.0.0.1 (see test/restic-backups/harness.ts).
+ * Real PostgreSQL 15, restic and s3rver over HTTPS on 127.0.0.1 (see test/support/restic-harness.ts).
  *
  * Usage: bench/backup [--scale S] [--hours N] [--clustered] [--restore-only]
  *   --scale S       fraction of full scale (1 = 4.5M localities, 15M names); default 0.01
@@ -20,7 +20,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Harness } from '../test/restic-backups/harness';
+import { Harness } from '../test/support/restic-harness';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {

@@ -1,7 +1,8 @@
-import { execFileSync, execSync } from 'node:child_process';
+import { exec, execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { ensureFixtureSite } from '../src/zmanim/prepare-assets';
 
 /**
@@ -13,7 +14,16 @@ import { ensureFixtureSite } from '../src/zmanim/prepare-assets';
  * bundles, host scripts), a peer range npm refuses, and the app's names leaking into it.
  */
 const root = join(__dirname, '..');
-const run = (cmd: string, cwd: string) => execSync(cmd, { cwd, stdio: 'pipe', env: { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' } }).toString();
+/** Runs a shell command; resolves to its stdout, or rejects with its stderr. Asynchronous, so installs and the build overlap. */
+async function run(cmd: string, cwd: string): Promise<string> {
+  try {
+    const { stdout } = await promisify(exec)(cmd, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' } });
+    return stdout;
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    throw new Error(`${cmd} (in ${cwd}) failed:\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+}
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /** The lowest version each peer range allows (`^2.257.0` -> `2.257.0`). */
 const lowest = (range: string) => {
@@ -34,36 +44,68 @@ interface Consumer {
 }
 const consumers: { [name: string]: Consumer } = {};
 
-/** A fresh project with the tarball and the given aws-cdk-lib; its kehilla app synthesized. */
-function consume(name: string, cdkSpec: string): Consumer {
+/** A fresh project with the given aws-cdk-lib installed, for the tarball to go into next. */
+async function prepare(name: string, cdkSpec: string): Promise<string> {
   const project = join(work, name);
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `consumer-${name}`, version: '0.0.0', private: true }));
+  await run(`npm install --no-audit --no-fund --prefer-offline --loglevel=error ${cdkSpec} constructs`, project);
+  return project;
+}
+
+/** The tarball installed into a prepared project; its kehilla app compiled and synthesized. */
+async function consume(project: string): Promise<Consumer> {
   // Plain npm install: no --legacy-peer-deps, no --force; npm fails on an unsatisfiable peer.
-  run(`npm install --no-audit --no-fund --prefer-offline --loglevel=error ${tarball} ${cdkSpec} constructs`, project);
+  await run(`npm install --no-audit --no-fund --prefer-offline --loglevel=error ${tarball}`, project);
   const cdkVersion = JSON.parse(readFileSync(join(project, 'node_modules', 'aws-cdk-lib', 'package.json'), 'utf8')).version;
   copyFileSync(join(__dirname, 'consumer', 'app.ts'), join(project, 'app.ts'));
   copyFileSync(join(__dirname, 'consumer', 'tsconfig.json'), join(project, 'tsconfig.json'));
   try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { cwd: project, stdio: 'pipe' });
+    await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
   } catch (e) {
-    throw new Error(`the kehilla app does not compile against the package with aws-cdk-lib ${cdkVersion}:\n${(e as { stdout?: Buffer }).stdout?.toString()}`);
+    throw new Error(`the kehilla app does not compile against the package with aws-cdk-lib ${cdkVersion}:\n${(e as { stdout?: string }).stdout}`);
   }
   const outdir = join(project, 'cdk.out');
-  execFileSync(process.execPath, [join(project, 'dist', 'app.js')], { cwd: project, stdio: 'pipe', env: { ...process.env, CDK_OUTDIR: outdir, OPEN_NEXT_PATH: openNextPath } });
+  await promisify(execFile)(process.execPath, [join(project, 'dist', 'app.js')], { cwd: project, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, CDK_OUTDIR: outdir, OPEN_NEXT_PATH: openNextPath } });
   return { project, outdir, cdkVersion };
 }
 
-beforeAll(() => {
+/** Modification times (ms) of the files under `paths` (directories walked). */
+function mtimes(paths: string[]): number[] {
+  return paths.filter((p) => existsSync(p)).flatMap((p) => statSync(p).isDirectory()
+    ? mtimes(readdirSync(p).map((entry) => join(p, entry)))
+    : [statSync(p).mtimeMs]);
+}
+
+/**
+ * Whether the package's build outputs (jsii's lib/ and .jsii, the docs, the handler bundles)
+ * are all newer than everything they are built from: then `npx projen build` (which compiles
+ * before it tests) or an earlier run already built this source, and packing it is enough.
+ */
+function buildIsFresh(): boolean {
+  const outputs = ['.jsii', 'API.md', join('lib', 'index.js'), join('lib', 'index.d.ts')].map((f) => join(root, f));
+  if (!outputs.every((f) => existsSync(f))) return false;
+  const built = Math.min(...mtimes([...outputs, join(root, 'assets')]));
+  const sources = Math.max(...mtimes(['src', 'README.md', 'package.json', 'tsconfig.json'].map((f) => join(root, f))));
+  return built >= sources;
+}
+
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'shtetl-consumer-'));
-  // jsii compile + the post-compile copy of host files, exactly as `npx projen build` does.
-  run('npx projen bundle && npx projen compile && npx projen post-compile', root);
-  const packed = JSON.parse(run(`npm pack --json --pack-destination ${work}`, root));
+  // The consumers' aws-cdk-lib installs (network-bound) overlap the library's build (CPU-bound).
+  const projects = Promise.all([
+    prepare('lowest', `aws-cdk-lib@${lowest(pkg.peerDependencies['aws-cdk-lib'])}`),
+    prepare('newest', 'aws-cdk-lib@latest'),
+  ]);
+  // jsii compile + the post-compile copy of host files, exactly as `npx projen build` does,
+  // unless that build's outputs are already newer than every source.
+  if (!buildIsFresh()) await run('npx projen bundle && npx projen compile && npx projen post-compile', root);
+  const packed = JSON.parse(await run(`npm pack --json --pack-destination ${work}`, root));
   tarball = join(work, packed[0].filename);
   packedFiles = packed[0].files.map((f: { path: string }) => f.path);
   openNextPath = ensureFixtureSite(root);
-  consumers.lowest = consume('lowest', `aws-cdk-lib@${lowest(pkg.peerDependencies['aws-cdk-lib'])}`);
-  consumers.newest = consume('newest', 'aws-cdk-lib@latest');
+  const [lowestProject, newestProject] = await projects;
+  [consumers.lowest, consumers.newest] = await Promise.all([consume(lowestProject), consume(newestProject)]);
 }, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));

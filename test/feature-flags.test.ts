@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Aspects, Duration, Size, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -19,6 +18,7 @@ import {
   ResticBackups,
 } from '../src';
 import { fixtureOpenNextPath } from './open-next-site/fixture';
+import { findingsOf } from './support/nag';
 
 test('cdk.json configures every feature flag the CDK CLI would report as not configured', () => {
   const context = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')).context;
@@ -70,10 +70,7 @@ describe('every construct with all recommended feature flags on', () => {
   app.synth();
 
   test.each(checked.map((s) => [s.stackName, s] as const))('%s has no unsuppressed cdk-nag error or warning', (_name, stack) => {
-    const findings = [
-      ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
-      ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
-    ];
+    const findings = findingsOf(stack);
     expect(findings.map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`)).toEqual([]);
   });
 });

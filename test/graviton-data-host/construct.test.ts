@@ -10,8 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { requireTools } from './harness';
 import { GravitonDataHost, GravitonDataHostProps } from '../../src';
+import { requireTools } from '../support/tools';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 

@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeHost, freePort, modeOf, postgresBinDir, requireTools } from './harness';
+import { HostSandbox, modeOf, postgresBinDir } from '../support/host-sandbox';
+import { freePort, requireTools } from '../support/tools';
 
 const PATH = '/kehilla/test';
 const SECRETS: Record<string, string> = {
@@ -15,7 +16,7 @@ const SECRETS: Record<string, string> = {
   'jwt-secret': 'jwt-canary-value',
 };
 
-let host: FakeHost;
+let host: HostSandbox;
 let bin: string;
 let apiPort: number;
 
@@ -54,7 +55,7 @@ function boot() {
 beforeAll(async () => {
   requireTools({ 'runuser': 'util-linux', 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'curl': 'curl' });
   bin = postgresBinDir();
-  host = new FakeHost(await freePort(), await freePort(), 'kehilla');
+  host = new HostSandbox(await freePort(), await freePort(), 'kehilla');
   apiPort = await freePort();
   mkdirSync(join(host.root, 'www'));
   writeFileSync(join(host.root, 'www', 'health'), 'healthy\n');

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKES_DIR, FakeHost, HOST_DIR, modeOf, requireTools } from './harness';
+import { FAKES_DIR, HOST_DIR, HostSandbox, modeOf } from '../support/host-sandbox';
+import { requireTools } from '../support/tools';
 
 function zipDirectory(dir: string, zip: string): void {
   const result = spawnSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(dir)], { cwd: dir, encoding: 'utf8' });
@@ -18,13 +19,13 @@ const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('bootstrap.sh', () => {
-  let host: FakeHost;
+  let host: HostSandbox;
   let sysroot: string;
   let installDir: string;
 
   beforeAll(() => {
     requireTools({ python3: 'python3' });
-    host = new FakeHost(0, 0, 'kehilla');
+    host = new HostSandbox(0, 0, 'kehilla');
     sysroot = join(host.root, 'sysroot');
     installDir = join(host.root, 'opt-kehilla-host');
     zipDirectory(HOST_DIR, join(host.s3Dir, 'host.zip'));
@@ -136,9 +137,9 @@ describe('bootstrap.sh', () => {
 });
 
 describe('provision.sh', () => {
-  let host: FakeHost;
+  let host: HostSandbox;
   beforeEach(() => {
-    host = new FakeHost(0, 0, 'kehilla');
+    host = new HostSandbox(0, 0, 'kehilla');
   });
   afterEach(() => rmSync(host.root, { recursive: true, force: true }));
 

@@ -5,12 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, symlinkSync, ftruncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeHost, requireTools } from './harness';
+import { HostSandbox } from '../support/host-sandbox';
+import { requireTools } from '../support/tools';
 
 const VOLUME = 'vol-0abc123def4567890';
 const SELF = 'i-0123456789abcdef0';
 const TAG = 'c8f00d';
-let host: FakeHost;
+let host: HostSandbox;
 let image: string;
 
 function blankImage(): void {
@@ -35,7 +36,7 @@ const label = () => sh(`blkid -p -o value -s LABEL ${image} || true`).trim();
 
 beforeAll(() => {
   requireTools({ 'mkfs.xfs': 'xfsprogs', 'mkfs.ext4': 'e2fsprogs', 'blkid': 'util-linux', 'wipefs': 'util-linux', 'sfdisk': 'fdisk' });
-  host = new FakeHost(0, 0, 'kehilla');
+  host = new HostSandbox(0, 0, 'kehilla');
   host.writeHostEnv({ KEHILLA_REGION: 'eu-west-1', KEHILLA_DATA_VOLUME_ID: VOLUME, KEHILLA_HOST_TAG: TAG });
   image = join(host.root, 'ebs.img');
 });

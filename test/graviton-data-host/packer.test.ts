@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKES_DIR, requireTools } from './harness';
+import { FAKES_DIR } from '../support/host-sandbox';
+import { requireTools } from '../support/tools';
 
 const PACKER_DIR = join(__dirname, '..', '..', 'packer');
 

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKES_DIR, HOST_DIR, requireTools } from './harness';
+import { FAKES_DIR, HOST_DIR } from '../support/host-sandbox';
+import { requireTools } from '../support/tools';
 
 const PACKER_DIR = join(__dirname, '..', '..', 'packer');
 

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_DIR, requireTools } from './harness';
+import { HOST_DIR } from '../support/host-sandbox';
+import { requireTools } from '../support/tools';
 
 const UNITS = join(HOST_DIR, 'units');
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { buildResticBackupsInteg } from '../../integ/integ.restic-backups';
 import { HOST_CHECKS_DIR } from '../../integ/support/data-host';
-import { Harness, SCRIPT } from '../restic-backups/harness';
+import { Harness, SCRIPT } from '../support/restic-harness';
 
 const h = new Harness();
 const unitDir = join(h.dir, 'units');

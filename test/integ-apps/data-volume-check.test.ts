@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATA_LABEL, HOST_CHECKS_DIR } from '../../integ/support/data-host';
-import { requireTools } from '../graviton-data-host/harness';
+import { requireTools } from '../support/tools';
 
 const dir = mkdtempSync(join(tmpdir(), 'integ-data-volume-'));
 const volumeId = 'vol-0123456789abcdef0';

@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkCommands, HOST_CHECKS_DIR } from '../../integ/support/data-host';
-import { freePort, postgresBinDir, requireTools } from '../graviton-data-host/harness';
+import { postgresBinDir } from '../support/host-sandbox';
+import { freePort, requireTools } from '../support/tools';
 
 const PG_BIN = postgresBinDir();
 const dir = mkdtempSync(join(tmpdir(), 'integ-host-checks-'));

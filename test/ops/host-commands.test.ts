@@ -9,7 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as host from '../../src/ops/host-commands';
 import { hostScript } from '../../src/ops/run-on-host';
-import { freePort, Harness, SCRIPT } from '../restic-backups/harness';
+import { Harness, SCRIPT } from '../support/restic-harness';
+import { freePort } from '../support/tools';
 
 jest.setTimeout(300_000);
 

@@ -15,8 +15,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FakeHost } from './fake-host';
 import { OriginVerifiedHttpApi } from '../../src/constructs/origin-verified-http-api';
+import { VpcHost } from '../support/vpc-host';
 
 type Handler = typeof import('../../src/constructs/origin-verified-http-api/origin-verify-authorizer.lambda');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -258,7 +258,7 @@ describe('with the environment the construct gives the function', () => {
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
     new OriginVerifiedHttpApi(stack, 'Api', {
       vpc,
-      host: new FakeHost(stack, 'Host', vpc),
+      host: new VpcHost(stack, 'Host', vpc),
       paths: { '/backend/api/v1': '/api/v1', '/backend/swagger': '/swagger' },
       protectedPaths: ['/backend/api/v1/admin', '/backend/api/v1/publisher'],
       jwtIssuer: 'https://issuer.example.com',

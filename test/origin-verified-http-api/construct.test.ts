@@ -6,9 +6,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
 import { OriginVerifiedHttpApi, OriginVerifiedHttpApiProps } from '../../src/constructs/origin-verified-http-api';
 import { planRoutes } from '../../src/constructs/origin-verified-http-api/routes';
+import { VpcHost } from '../support/vpc-host';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -28,7 +28,7 @@ function build(extra: Partial<OriginVerifiedHttpApiProps> = {}) {
     natGateways: 0,
     subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
   });
-  const host = new FakeHost(compute, 'Host', vpc);
+  const host = new VpcHost(compute, 'Host', vpc);
   const stack = new Stack(app, 'Api', { env: ENV });
   const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true });
   const api = new OriginVerifiedHttpApi(stack, 'Api', {
@@ -341,7 +341,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
-    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new FakeHost(stack, 'Host', vpc) });
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new VpcHost(stack, 'Host', vpc) });
     const t = Template.fromStack(stack);
     const keys = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
     expect(keys.sort()).toEqual([['ANY /{proxy+}', 'CUSTOM']]);
@@ -358,7 +358,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
-    const host = new FakeHost(stack, 'Host', vpc, { serviceName: 'kehilla', apiPort: 9000 });
+    const host = new VpcHost(stack, 'Host', vpc, { serviceName: 'kehilla', apiPort: 9000 });
     host.allowedOrigins.push('https://kehilla.example.com');
     new OriginVerifiedHttpApi(stack, 'Api', { vpc, host });
     const t = Template.fromStack(stack);
@@ -378,7 +378,7 @@ describe('OriginVerifiedHttpApi defaults and validation', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
-    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new FakeHost(stack, 'Host', vpc) });
+    new OriginVerifiedHttpApi(stack, 'Api', { vpc, host: new VpcHost(stack, 'Host', vpc) });
     Aspects.of(stack).add(new AwsSolutionsChecks());
     const api = Annotations.fromStack(stack);
     const findings = [...api.findError('/S/Api/*', Match.stringLikeRegexp('AwsSolutions-.*')), ...api.findWarning('/S/Api/*', Match.stringLikeRegexp('AwsSolutions-.*'))];

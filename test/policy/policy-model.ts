@@ -6,7 +6,7 @@ import { InstanceModel, Reachability } from './reach';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { BOOTSTRAP_STACKS, INTEG_ACCOUNT_CONTEXT } from '../../src/zmanim/stacks/github-oidc-stack';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 export const ACCOUNT = '123456789012';
 export const REGION = DEFAULT_CONFIG.region;

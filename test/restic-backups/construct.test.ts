@@ -7,8 +7,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
 import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
+import { RecordingHost } from '../support/recording-host';
 
 const ZMANIM_SOURCES: ResticBackupsProps['sources'] = [
   { name: 'app', interval: Duration.hours(1), retention: { hourly: 24, daily: 7, weekly: 4, monthly: 3 }, postgres: { database: 'zmanim', excludeSchemas: ['geo'] } },
@@ -19,7 +19,7 @@ function build(extra: Partial<ResticBackupsProps> = {}, nag = false) {
   const app = new App();
   const stack = new Stack(app, 'Stack', { env: { account: '123456789012', region: 'eu-west-1' } });
   if (nag) Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
-  const host = new FakeHost(stack, 'Host');
+  const host = new RecordingHost(stack, 'Host');
   const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true, masterKey: undefined });
   const backups = new ResticBackups(stack, 'Backups', {
     host, passwordParameterName: '/zmanim/prod/restic-password', sources: ZMANIM_SOURCES, alarmTopic: topic, backupSetName: 'zmanim-prod', ...extra,
@@ -58,7 +58,7 @@ describe('the repository bucket', () => {
     const stack = new Stack(app, 'Kms', { env: { account: '123456789012', region: 'eu-west-1' } });
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     new ResticBackups(stack, 'Backups', {
-      host: new FakeHost(stack, 'Host'),
+      host: new RecordingHost(stack, 'Host'),
       passwordParameterName: '/p/restic-password',
       sources: ZMANIM_SOURCES,
       objectLockRetention: Duration.days(14),

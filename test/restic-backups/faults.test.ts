@@ -7,7 +7,7 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Harness, SCRIPT } from './harness';
+import { Harness, SCRIPT } from '../support/restic-harness';
 
 jest.setTimeout(600_000);
 

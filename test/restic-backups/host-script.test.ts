@@ -5,7 +5,8 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Harness, SCRIPT, q } from './harness';
+import { Harness, SCRIPT } from '../support/restic-harness';
+import { shellQuote } from '../support/tools';
 
 jest.setTimeout(300_000);
 
@@ -306,7 +307,7 @@ test('restic 0.17 or newer: the source runs through --stdin-from-command', () =>
 case "$*" in *version*) echo 'restic 0.17.3 compiled with go1.22 on linux/amd64'; exit 0;; esac
 case "$*" in *unlock*|*"tag --set"*) exit 0;; esac
 case "$*" in *snapshots*) echo '[]'; exit 0;; esac
-printf '%s\\n' "$@" > ${q(argsLog)}
+printf '%s\\n' "$@" > ${shellQuote(argsLog)}
 echo '{"message_type":"summary","data_added":42,"snapshot_id":"abcdef0123456789"}'
 `, { mode: 0o755 });
   const r = h.run(['backup', 'app'], { RESTIC_BIN: fake });

@@ -11,10 +11,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { requireTools } from '../support/tools';
 
-if (spawnSync('bash', ['-c', 'command -v restic']).status !== 0) {
-  throw new Error('replica-restore tests need restic 0.14 or newer (apt-get install -y restic)');
-}
+requireTools({ restic: 'restic (0.14 or newer)' }, 'replica-restore tests');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-replica-'));
 const primary = path.join(dir, 'primary');

@@ -4,8 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { FakeHost } from './fake-host';
 import { ResticBackups, ResticBackupsProps } from '../../src/constructs/restic-backups';
+import { RecordingHost } from '../support/recording-host';
 
 const REPLICA = 'zmanim-prod-backups-123456789012-eu-central-1';
 
@@ -16,7 +16,7 @@ function build(extra: (stack: Stack) => Partial<ResticBackupsProps> = (stack) =>
   const stack = new Stack(app, 'Stack', { env: { account: '123456789012', region: 'eu-west-1' } });
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
   const backups = new ResticBackups(stack, 'Backups', {
-    host: new FakeHost(stack, 'Host'),
+    host: new RecordingHost(stack, 'Host'),
     passwordParameterName: '/zmanim/prod/restic-password',
     backupSetName: 'zmanim-prod',
     sources: [{ name: 'database', interval: Duration.days(1), postgres: { database: 'zmanim' } }],

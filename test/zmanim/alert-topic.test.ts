@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AlertTopic } from '../../src/zmanim/alert-topic';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 /** CloudWatch may use the alert topic's key and publish to it only for this account's alarms. */
 test('the CloudWatch grants on key and topic carry aws:SourceAccount and aws:SourceArn', () => {

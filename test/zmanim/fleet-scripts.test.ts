@@ -14,21 +14,18 @@ import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
 import { ManagedDataStack } from '../../src/zmanim/stacks/managed-data-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
+import { requireTools } from '../support/tools';
 
 const FLEET = join(__dirname, '..', '..', 'src', 'zmanim', 'fleet');
 const HOST = join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host');
-
-function need(tool: string, pkg: string): void {
-  if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: apt-get install -y ${pkg}`);
-}
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'fleet-')); });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('cloud-init schema accepts the fleet\'s user data, which bootstraps from host.env', () => {
-  need('cloud-init', 'cloud-init');
+  requireTools({ 'cloud-init': 'cloud-init' });
   const app = new App({ context: appContext() });
   const env = { account: '123456789012', region: 'eu-west-1' };
   const config = validateConfig({ ...DEFAULT_CONFIG, account: env.account, capacityProfile: 'managed' });
@@ -123,7 +120,7 @@ describe('write-fleet-env.sh', () => {
 });
 
 test('the fleet\'s API unit is the host\'s without the local PostgreSQL and Redis units (systemd-analyze verify)', () => {
-  need('systemd-analyze', 'systemd');
+  requireTools({ 'systemd-analyze': 'systemd' });
   const verify = (unitsDir: string, unit: string) => {
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', join(unitsDir, unit)], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitsDir}:` } });
     // The units run programs under /opt/zmanim that exist only on an instance; anything else is a problem.

@@ -1,7 +1,7 @@
 /**
  * Rehearsal of the single-host <-> managed migration (README, "Scaling path"), offline and for
  * real: the single host's PostgreSQL backed up by the ResticBackups host script into restic on
- * s3rver (test/restic-backups/harness), then `src/zmanim/fleet/migrate.sh` restores it into a
+ * s3rver (test/support/restic-harness.ts), then `src/zmanim/fleet/migrate.sh` restores it into a
  * second PostgreSQL that stands in for RDS: the RDS parameter group's settings (evaluated for
  * 1 GiB), TLS required (rds.force_ssl), password (SCRAM) logins only, and a master user that is
  * not a superuser (as on RDS). Then the way back: rows written on "RDS", `migrate.sh backup`,
@@ -11,7 +11,8 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { renderForLocalPostgres } from '../../src/zmanim/postgres-parameters';
-import { freePort, Harness, q, SCRIPT as RESTIC_BACKUPS } from '../restic-backups/harness';
+import { Harness, SCRIPT as RESTIC_BACKUPS } from '../support/restic-harness';
+import { freePort, requireTools, shellQuote } from '../support/tools';
 
 jest.setTimeout(600_000);
 
@@ -60,7 +61,7 @@ async function startRds(): Promise<void> {
   execFileSync('chown', ['-R', 'postgres:postgres', rds.data]);
   h.asPostgres([`${PG_BIN}/pg_ctl`, '-D', rds.data, '-l', path.join(rds.dir, 'log'), '-w', 'start']);
   // The master user: CREATEDB and CREATEROLE but no superuser, like RDS's rds_superuser member.
-  rdsAdmin('postgres', `CREATE ROLE postgres LOGIN CREATEDB CREATEROLE PASSWORD ${q(MASTER_PASSWORD)}`);
+  rdsAdmin('postgres', `CREATE ROLE postgres LOGIN CREATEDB CREATEROLE PASSWORD ${shellQuote(MASTER_PASSWORD)}`);
 }
 
 /** The single host's zmanim database: owned by the application role, reference and application data. */
@@ -110,9 +111,7 @@ function migrate(args: string[]) {
 }
 
 beforeAll(async () => {
-  for (const tool of ['psql', 'pg_dump', 'shellcheck']) {
-    if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: apt-get install -y ${tool === 'shellcheck' ? 'shellcheck' : 'postgresql-client'}`);
-  }
+  requireTools({ psql: 'postgresql-client', pg_dump: 'postgresql-client', shellcheck: 'shellcheck' }, 'The migration rehearsal');
   await h.start();
   await startRds();
   work = fs.mkdtempSync('/tmp/migrate-');
@@ -120,7 +119,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(work, 'secrets', 'postgres-password'), APP_PASSWORD, { mode: 0o600 });
   // The AWS CLI's answer to `secretsmanager get-secret-value --query SecretString` for the master secret.
   fs.writeFileSync(path.join(work, 'aws'), '#!/bin/bash\n[[ "$*" == *"secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:"* ]] || exit 3\n'
-    + `echo ${q(JSON.stringify({ username: 'postgres', password: MASTER_PASSWORD }))}\n`, { mode: 0o755 });
+    + `echo ${shellQuote(JSON.stringify({ username: 'postgres', password: MASTER_PASSWORD }))}\n`, { mode: 0o755 });
 
   createHostDatabase();
   // As ComputeStack configures it: the daily full source kept as pieces.

@@ -7,7 +7,7 @@ import { offlineEnv } from './offline-env';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { CAPACITY_PROFILES } from '../../src/zmanim/profiles';
 import { createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 /**
  * Synth with an account needs neither credentials nor network: no stack asks the CDK CLI for

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { TEST_ACCOUNT } from './app-fixture';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { allStacks, createZmanimStacks } from '../../src/zmanim/zmanim-app';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 /**
  * The `single-host` capacity profile (the default) must synthesize exactly the templates it

@@ -4,7 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { AMI_BUILD_TAG, DATA_HOST_TAG_KEY, GitHubOidcStack, GitHubOidcStackProps, ROLE_ARN_VARIABLES } from '../../src/zmanim/stacks/github-oidc-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
 
 const ACCOUNT = '123456789012';
 /** A deploy document's name as GravitonDataHost makes it (`<service>-<host id>-deploy-api`). */

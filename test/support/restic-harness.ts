@@ -6,9 +6,9 @@
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { freePort, requireTools, shellQuote } from './tools';
 
 /** The tool under test (RESTIC_BACKUPS_TOOL: another build of it, e.g. an earlier version to compare). */
 export const SCRIPT = process.env.RESTIC_BACKUPS_TOOL ?? path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
@@ -16,29 +16,18 @@ const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const S3RVER = path.resolve(__dirname, '../../node_modules/.bin/s3rver');
 
 /** Fails with a message naming the package to install when a tool is missing. */
-export function requireTools(): void {
-  const missing: string[] = [];
-  const need: Array<[string, string]> = [
-    ['restic', 'restic'], ['openssl', 'openssl'], ['runuser', 'util-linux'], ['python3', 'python3'],
-    [`${PG_BIN}/initdb`, 'postgresql (15)'], [`${PG_BIN}/pg_ctl`, 'postgresql (15)'], ['pg_dump', 'postgresql-client'],
-  ];
-  for (const [tool, pkg] of need) {
-    if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) missing.push(`${tool} (apt-get install -y ${pkg})`);
-  }
-  if (!fs.existsSync(S3RVER)) missing.push('s3rver (npm devDependency)');
-  if (spawnSync('id', ['postgres']).status !== 0) missing.push('the postgres OS user (apt-get install -y postgresql)');
-  if (missing.length) throw new Error(`restic-backups tests need: ${missing.join(', ')}`);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+function requireServiceTools(): void {
+  requireTools({
+    restic: 'restic',
+    openssl: 'openssl',
+    runuser: 'util-linux',
+    python3: 'python3',
+    [`${PG_BIN}/initdb`]: 'postgresql (15)',
+    [`${PG_BIN}/pg_ctl`]: 'postgresql (15)',
+    pg_dump: 'postgresql-client',
+    [S3RVER]: 's3rver (npm devDependency)',
+  }, 'restic-backups tests');
+  if (spawnSync('id', ['postgres']).status !== 0) throw new Error('restic-backups tests need the postgres OS user (apt-get install -y postgresql)');
 }
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -65,9 +54,6 @@ export interface SourceConfig {
   readonly pieceSize?: number;
   readonly keep?: Partial<Record<'LAST' | 'HOURLY' | 'DAILY' | 'WEEKLY' | 'MONTHLY', number>>;
 }
-
-/** Bash single-quoting. */
-export const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 /** What the S3 proxy does with a request it matches: answer with an HTTP status, or hold it (no answer). */
 export interface ProxyFault {
@@ -135,7 +121,7 @@ export class Harness {
     fs.writeFileSync(this.passwordFile, 'test-only-password\n', { mode: 0o600 });
     // Stands in for `aws cloudwatch put-metric-data`: records each call's arguments.
     const fake = path.join(this.dir, 'put-metric');
-    fs.writeFileSync(fake, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${q(this.metricsFile)}\n`, { mode: 0o755 });
+    fs.writeFileSync(fake, `#!/bin/bash\nprintf '%s\\n' "$*" >> ${shellQuote(this.metricsFile)}\n`, { mode: 0o755 });
   }
 
   get repository(): string { return `s3:https://127.0.0.1:${this.proxyPort || this.s3Port}/${this.bucket}/restic`; }
@@ -144,7 +130,7 @@ export class Harness {
   get spoolDir(): string { return path.join(this.dir, 'spool'); }
 
   async start(): Promise<void> {
-    requireTools();
+    requireServiceTools();
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(this.dir, 'key.pem'), '-out', this.cacert], { stdio: 'ignore' });
     await this.startS3();
@@ -225,13 +211,13 @@ export class Harness {
 
   writeConfig(extra = ''): void {
     fs.writeFileSync(path.join(this.configDir, 'restic-backups.env'), [
-      `RESTIC_REPOSITORY=${q(this.repository)}`,
-      `[[ -v RESTIC_PASSWORD_COMMAND ]] || RESTIC_PASSWORD_COMMAND=${q(`cat ${this.passwordFile}`)}`,
-      `[[ -v RESTIC_BACKUPS_PUT_METRIC_COMMAND ]] || RESTIC_BACKUPS_PUT_METRIC_COMMAND=${q(path.join(this.dir, 'put-metric'))}`,
+      `RESTIC_REPOSITORY=${shellQuote(this.repository)}`,
+      `[[ -v RESTIC_PASSWORD_COMMAND ]] || RESTIC_PASSWORD_COMMAND=${shellQuote(`cat ${this.passwordFile}`)}`,
+      `[[ -v RESTIC_BACKUPS_PUT_METRIC_COMMAND ]] || RESTIC_BACKUPS_PUT_METRIC_COMMAND=${shellQuote(path.join(this.dir, 'put-metric'))}`,
       'RESTIC_BACKUPS_SET=test',
-      `RESTIC_CACERT=${q(this.cacert)}`,
-      `RESTIC_CACHE_DIR=${q(path.join(this.dir, 'cache'))}`,
-      `RESTIC_BACKUPS_SPOOL_DIR=${q(this.spoolDir)}`,
+      `RESTIC_CACERT=${shellQuote(this.cacert)}`,
+      `RESTIC_CACHE_DIR=${shellQuote(path.join(this.dir, 'cache'))}`,
+      `RESTIC_BACKUPS_SPOOL_DIR=${shellQuote(this.spoolDir)}`,
       'AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER',
       'export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY',
       '[[ -v RESTIC_BACKUPS_LOCK_WAIT_SECONDS ]] || RESTIC_BACKUPS_LOCK_WAIT_SECONDS=20',
@@ -243,13 +229,13 @@ export class Harness {
   addSource(s: SourceConfig): void {
     const lines = [
       `SOURCE_KIND=${s.kind}`,
-      s.database ? `SOURCE_DATABASE=${q(s.database)}` : '',
-      s.pgDumpArgs ? `SOURCE_PG_DUMP_ARGS=${q(s.pgDumpArgs)}` : '',
+      s.database ? `SOURCE_DATABASE=${shellQuote(s.database)}` : '',
+      s.pgDumpArgs ? `SOURCE_PG_DUMP_ARGS=${shellQuote(s.pgDumpArgs)}` : '',
       s.full ? 'SOURCE_PG_FULL=1' : '',
-      s.command ? `SOURCE_COMMAND=${q(s.command)}` : '',
-      s.paths ? `SOURCE_PATHS=${q(s.paths)}` : '',
-      s.kind !== 'paths' ? `SOURCE_FILENAME=${q(`${s.name}.${s.kind === 'postgres' ? 'sql' : 'out'}`)}` : '',
-      s.verifySql ? `SOURCE_VERIFY_SQL=${q(s.verifySql)}` : '',
+      s.command ? `SOURCE_COMMAND=${shellQuote(s.command)}` : '',
+      s.paths ? `SOURCE_PATHS=${shellQuote(s.paths)}` : '',
+      s.kind !== 'paths' ? `SOURCE_FILENAME=${shellQuote(`${s.name}.${s.kind === 'postgres' ? 'sql' : 'out'}`)}` : '',
+      s.verifySql ? `SOURCE_VERIFY_SQL=${shellQuote(s.verifySql)}` : '',
       s.pieceSize ? `SOURCE_PIECE_SIZE=${s.pieceSize}` : '',
       ...Object.entries(s.keep ?? { DAILY: 7, WEEKLY: 4, MONTHLY: 3 }).map(([k, v]) => `KEEP_${k}=${v}`),
     ];

@@ -3,8 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { HostCommand, HostFile, IManagedHost } from '../../src/constructs/managed-host';
 
-/** A minimal IManagedHost: a security group, a role and token-valued instance attributes. */
-export class FakeHost extends Construct implements IManagedHost {
+/** An IManagedHost in a VPC: a security group, a role and token-valued instance attributes, as a real instance's. */
+export class VpcHost extends Construct implements IManagedHost {
   public readonly connections: ec2.Connections;
   public readonly grantPrincipal: iam.IPrincipal;
   public readonly instanceId: string;

@@ -1,5 +1,5 @@
 import { App, Aspects, Stack } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -8,7 +8,8 @@ import { DEFAULT_CONFIG } from '../../src/zmanim/config';
 import { ApiStack } from '../../src/zmanim/stacks/api-stack';
 import { MonitoringStack } from '../../src/zmanim/stacks/monitoring-stack';
 import { NetworkStack } from '../../src/zmanim/stacks/network-stack';
-import { appContext } from '../app-context';
+import { appContext } from '../support/app-context';
+import { findingsOf } from '../support/nag';
 
 /**
  * The zmanim API stack with the real GravitonDataHost in a Compute stack of its own and a
@@ -115,10 +116,7 @@ describe('zmanim ApiStack', () => {
   });
 
   test('cdk-nag AwsSolutions finds nothing in the Api stack', () => {
-    const findings = [
-      ...Annotations.fromStack(apiStack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
-      ...Annotations.fromStack(apiStack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
-    ];
+    const findings = findingsOf(apiStack);
     expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
   });
 });

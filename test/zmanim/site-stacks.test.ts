@@ -3,12 +3,12 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import { fixtureOpenNextPath } from './fixture';
+import { synthZmanimApp } from './app-fixture';
 import { OriginVerifiedHttpApi } from '../../src';
 import { DEFAULT_CONFIG, resolveConfig } from '../../src/zmanim/config';
 import { NextjsStack } from '../../src/zmanim/stacks/nextjs-stack';
-import { appContext } from '../app-context';
-import { synthZmanimApp } from '../zmanim/app-fixture';
+import { fixtureOpenNextPath } from '../open-next-site/fixture';
+import { appContext } from '../support/app-context';
 
 describe('the zmanim app\'s Next.js and DNS Records stacks', () => {
   let synthesized: ReturnType<typeof synthZmanimApp>;

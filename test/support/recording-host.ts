@@ -3,8 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { HostCommand, HostFile, IManagedHost } from '../../src/constructs/managed-host';
 
-/** A host that records what it is given, for template tests of ResticBackups. */
-export class FakeHost extends Construct implements IManagedHost {
+/** An IManagedHost with literal ids and no VPC that records the files and boot commands it is given. */
+export class RecordingHost extends Construct implements IManagedHost {
   readonly role: iam.Role;
   readonly grantPrincipal: iam.IPrincipal;
   readonly connections = new ec2.Connections();

@@ -1,6 +1,5 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
@@ -30,21 +29,12 @@ function stageForServiceUsers(dirs: string[]): string[] {
 
 const [STAGED_HOST_DIR, STAGED_FAKES_DIR] = stageForServiceUsers([
   join(__dirname, '..', '..', 'src', 'constructs', 'graviton-data-host', 'host'),
-  join(__dirname, 'fakes'),
+  join(__dirname, 'host-fakes'),
 ]);
 /** The construct's host scripts, as shipped (a copy the service users can read). */
 export const HOST_DIR = STAGED_HOST_DIR;
 /** The command-line fakes of systemd, SSM, S3 and friends (a copy the service users can read). */
 export const FAKES_DIR = STAGED_FAKES_DIR;
-
-/** Fails (never skips) with what to install when a tool the host tests run is missing. */
-export function requireTools(tools: Record<string, string>): void {
-  const missing = Object.entries(tools).filter(([tool]) =>
-    spawnSync('bash', ['-c', `command -v ${tool} || test -x ${tool}`], { stdio: 'ignore' }).status !== 0);
-  if (missing.length > 0) {
-    throw new Error(`Host-script tests need: ${missing.map(([tool, pkg]) => `${tool} (apt-get install -y ${pkg})`).join(', ')}`);
-  }
-}
 
 export function postgresBinDir(): string {
   const root = '/usr/lib/postgresql';
@@ -60,19 +50,8 @@ export function modeOf(path: string): number {
   return statSync(path).mode % 0o1000;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /** A temporary stand-in for a host of `service`: /data, /etc/<service>, logs, sockets, fake SSM and S3. */
-export class FakeHost {
+export class HostSandbox {
   public readonly root = mkdtempSync(join(tmpdir(), 'graviton-host-'));
   public readonly dataDir = join(this.root, 'data');
   public readonly confDir = join(this.root, 'etc-zmanim');
