@@ -100,7 +100,7 @@ describe('snapshot SQL that tries what only a superuser may', () => {
   test.each([
     ['COPY TO PROGRAM', `COPY (SELECT 1) TO PROGRAM 'touch ${marker('copy')}';`, () => fs.existsSync(marker('copy'))],
     ['CREATE ROLE ... SUPERUSER', `CREATE ROLE evil_${tag} SUPERUSER LOGIN;`, () => superusers() !== 'postgres'],
-    ['ALTER SYSTEM', `ALTER SYSTEM SET log_min_messages = 'debug5';`, () => autoConf().includes('debug5')],
+    ['ALTER SYSTEM', 'ALTER SYSTEM SET log_min_messages = \'debug5\';', () => autoConf().includes('debug5')],
     ['psql\'s \\! (a shell command as the OS user running psql)', `\\! touch ${marker('shell')}`, () => fs.existsSync(marker('shell'))],
     ['RESET ROLE, then COPY TO PROGRAM', `RESET ROLE;\nCOPY (SELECT 1) TO PROGRAM 'touch ${marker('reset')}';`, () => fs.existsSync(marker('reset'))],
     ['SET SESSION AUTHORIZATION postgres', `SET SESSION AUTHORIZATION postgres;\nCOPY (SELECT 1) TO PROGRAM 'touch ${marker('auth')}';`, () => fs.existsSync(marker('auth'))],
