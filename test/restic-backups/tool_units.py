@@ -125,5 +125,90 @@ class Parsing(unittest.TestCase):
         self.assertIsNone(rb.s3_location('/srv/restic'))
 
 
+class FilteredSink:
+    def __init__(self):
+        self.data = b''
+
+    def write(self, b):
+        self.data += b
+
+    def close(self):
+        pass
+
+
+def filtered(sql, chunk=None):
+    out = FilteredSink()
+    f = rb.SqlFilter(out)
+    step = chunk or len(sql) or 1
+    for i in range(0, len(sql), step):
+        f.write(sql[i:i + step])
+    f.close()
+    first, rest = out.data.split(b'\n', 1)
+    return first, rest, f.owner_statements
+
+
+class SqlFilterOfSnapshotSql(unittest.TestCase):
+    dump = b"""--
+-- PostgreSQL database dump
+--
+
+\\restrict AbC123
+
+SET statement_timeout = 0;
+CREATE SCHEMA geo;
+
+
+ALTER SCHEMA geo OWNER TO app;
+
+CREATE FUNCTION geo.f() RETURNS text
+    LANGUAGE sql
+    AS $_$
+SELECT 'x;
+ALTER TABLE geo.t OWNER TO app;'
+$_$;
+
+
+ALTER FUNCTION geo.f() OWNER TO app;
+
+COMMENT ON SCHEMA geo IS 'it''s;
+ALTER SCHEMA geo OWNER TO evil;';
+
+ALTER TABLE "we""ird" OWNER TO "App Owner";
+
+COPY geo.t (id, s) FROM stdin;
+1\tALTER TABLE x OWNER TO y;
+2\t\\\\restrict abc
+\\.
+
+ALTER TABLE geo.t OWNER TO app; SELECT 'smuggled';
+/* ALTER TABLE geo.t OWNER TO app;
+*/
+\\unrestrict AbC123
+"""
+
+    def test_restricts_first_drops_owner_and_restrict_lines_keeps_data_and_quoted_text(self):
+        for chunk in (None, 1, 3, 17):
+            first, rest, owners = filtered(self.dump, chunk)
+            self.assertRegex(first, rb'^\\restrict [0-9a-f]{32}$')
+            self.assertEqual(owners, 3, chunk)
+            self.assertNotIn(b'AbC123', rest)
+            self.assertNotIn(b'ALTER SCHEMA geo OWNER TO app;', rest)
+            self.assertNotIn(b'ALTER FUNCTION geo.f() OWNER TO app;', rest)
+            self.assertNotIn(b'"App Owner"', rest)
+            # Inside a function body, a string, COPY data, a comment, or not alone on its line: kept.
+            for kept in (b"ALTER TABLE geo.t OWNER TO app;'\n$_$;", b"ALTER SCHEMA geo OWNER TO evil;';",
+                         b'1\tALTER TABLE x OWNER TO y;\n2\t\\\\restrict abc\n\\.\n',
+                         b"ALTER TABLE geo.t OWNER TO app; SELECT 'smuggled';", b'/* ALTER TABLE geo.t OWNER TO app;\n*/'):
+                self.assertIn(kept, rest, chunk)
+
+    def test_a_new_key_each_time(self):
+        self.assertNotEqual(filtered(b'SELECT 1;\n')[0], filtered(b'SELECT 1;\n')[0])
+
+    def test_scram_verifier_is_what_postgres_checks(self):
+        v = rb.scram_verifier('secret')
+        self.assertRegex(v, r'^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$')
+        self.assertNotIn('secret', v)
+
+
 if __name__ == '__main__':
     unittest.main()

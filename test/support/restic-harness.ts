@@ -14,6 +14,7 @@ import { freePort, requireTools, shellQuote } from './tools';
 export const SCRIPT = process.env.RESTIC_BACKUPS_TOOL ?? path.resolve(__dirname, '../../src/constructs/restic-backups/host/restic-backups');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const S3RVER = path.resolve(__dirname, '../../node_modules/.bin/s3rver');
+const HOST_PG_HBA = path.resolve(__dirname, '../../src/constructs/graviton-data-host/host/config/pg_hba.conf');
 
 /** Fails with a message naming the package to install when a tool is missing. */
 function requireServiceTools(): void {
@@ -178,6 +179,10 @@ export class Harness {
     fs.mkdirSync(this.pgData, { mode: 0o700 });
     execFileSync('chown', ['postgres:postgres', this.pgData]);
     this.asPostgres([`${PG_BIN}/initdb`, '-D', this.pgData, '-A', 'peer', '-U', 'postgres', '--no-sync']);
+    // Who may connect as on a GravitonDataHost: postgres by peer, every other role with a
+    // SCRAM password (the tool's restore loads snapshots as a role of its own that way).
+    fs.copyFileSync(HOST_PG_HBA, path.join(this.pgData, 'pg_hba.conf'));
+    execFileSync('chown', ['postgres:postgres', path.join(this.pgData, 'pg_hba.conf')]);
     this.pgStart();
   }
 
