@@ -2,13 +2,13 @@
  * Snapshot SQL is untrusted input (a damaged repository, or one an attacker could write to):
  * the tool's restore and drill load it as a role of their own that is no superuser, in psql's
  * restricted mode, and give the objects to the database's owner only after verification.
- * Real PostgreSQL 15, restic and s3rver (harness.ts). RESTIC_BACKUPS_TOOL=<an earlier build>
+ * Real PostgreSQL 15, restic and s3rver (test/support/restic-harness.ts). RESTIC_BACKUPS_TOOL=<an earlier build>
  * runs the same cases against it (the tool before this fix fails them: it loaded as postgres).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Harness } from './harness';
+import { Harness } from '../support/restic-harness';
 
 jest.setTimeout(300_000);
 
