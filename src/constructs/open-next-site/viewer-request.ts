@@ -1,3 +1,5 @@
+import { originVerifyFunctionCode } from '../origin-verified-http-api/cloudfront-function-code';
+
 /**
  * Code of an OpenNextSite's CloudFront Function (viewer request, `cloudfront-js-2.0`) on every
  * behaviour that reaches a Lambda Function URL:
@@ -11,25 +13,12 @@
  *   without the header and is refused: the function fails closed.
  */
 export function viewerRequestFunctionCode(keyValueStoreId: string, headerName: string, key: string): string {
-  return [
-    "import cf from 'cloudfront';",
-    `const store = cf.kvs('${keyValueStoreId}');`,
-    'async function handler(event) {',
-    '  const request = event.request;',
+  return originVerifyFunctionCode(keyValueStoreId, headerName, key, [
     '  const host = request.headers.host;',
     '  if (host && host.value) {',
     "    request.headers['x-forwarded-host'] = { value: host.value };",
     '  } else {',
     "    delete request.headers['x-forwarded-host'];",
     '  }',
-    `  delete request.headers['${headerName}'];`,
-    '  try {',
-    `    request.headers['${headerName}'] = { value: await store.get('${key}') };`,
-    '  } catch (e) {',
-    "    console.log('origin-verify value unavailable: ' + e);",
-    '  }',
-    '  return request;',
-    '}',
-    '',
-  ].join('\n');
+  ]);
 }

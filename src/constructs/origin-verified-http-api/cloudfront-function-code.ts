@@ -8,12 +8,14 @@
  * rotated, or unreadable) the request goes on without the header and the API denies it:
  * the function fails closed and never breaks the rest of the site.
  */
-export function originVerifyFunctionCode(keyValueStoreId: string, headerName: string, key: string): string {
+export function originVerifyFunctionCode(keyValueStoreId: string, headerName: string, key: string, before: string[] = []): string {
   return [
     "import cf from 'cloudfront';",
     `const store = cf.kvs('${keyValueStoreId}');`,
     'async function handler(event) {',
     '  const request = event.request;',
+    // What another function does to the request first (OpenNextSite: x-forwarded-host).
+    ...before,
     `  delete request.headers['${headerName}'];`,
     '  try {',
     `    request.headers['${headerName}'] = { value: await store.get('${key}') };`,
