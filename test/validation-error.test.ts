@@ -2,7 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import {
   GeneratedSecrets, GitHubDeployRole, GitHubOidcProvider, GitHubRepository, GitHubSubject, GravitonDataHost, GravitonDataHostProps,
-  HostReference, OriginVerifiedHttpApi, ResticBackups,
+  HostReference, OpenNextSite, OriginVerifiedHttpApi, ResticBackups,
 } from '../src';
 import { ValidationError } from '../src/internal/validation-error';
 
@@ -41,6 +41,10 @@ test.each([
     subjects: [GitHubSubject.environment(GitHubRepository.fromName('shtetl/zmanim'), 'production')],
     maxSessionDuration: Duration.hours(13),
   }), /maxSessionDuration 13 hours is outside IAM's range/],
+  ['OpenNextSite', 'Errors/Site', ({ stack }: ReturnType<typeof setup>) => new OpenNextSite(stack, 'Site', { openNextPath: 'web/.open-next', domainNames: ['www.example.com'] }),
+    /domainNames \(www\.example\.com\) need a certificate from us-east-1 that covers them\. Pass certificate/],
+  ['OpenNextSite', 'Errors/Site', ({ stack }: ReturnType<typeof setup>) => new OpenNextSite(stack, 'Site', { openNextPath: 'web/.open-next', warmerConcurrency: 1.5 }),
+    /warmerConcurrency must be a whole number from 0 to 100 \(got 1\.5\)/],
   ['HostReference', 'Errors/Ref', ({ stack, host }: ReturnType<typeof setup>) => new HostReference(stack, 'Ref', { host: host(), parameterPrefix: '/kehilla/test' }).addBootCommands('true'), /add boot commands in the stack that owns the host/],
 ])('%s %s: the type and path, then what was wrong', (type, path, make, message) => {
   const error = thrown(() => make(setup()));

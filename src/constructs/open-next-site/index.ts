@@ -1,1 +1,2 @@
+export * from './open-next-site-props';
 export * from './open-next-site';
