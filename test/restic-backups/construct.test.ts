@@ -195,6 +195,11 @@ describe('what the host gets', () => {
   test('the script, the config without any secret, and a timer per source and task', () => {
     expect(host.file('/usr/local/sbin/restic-backups')).toBe(fs.readFileSync(path.join(__dirname, '../../src/constructs/restic-backups/host/restic-backups'), 'utf8'));
     expect(host.files.find((f) => f.path === '/usr/local/sbin/restic-backups')?.mode).toBe('0755');
+    // Its modules, where the entry script looks for them (../lib/restic-backups).
+    const modulesDir = path.join(__dirname, '../../src/constructs/restic-backups/host/restic_backups');
+    for (const module of fs.readdirSync(modulesDir).filter((f) => f.endsWith('.py'))) {
+      expect(host.file(`/usr/local/lib/restic-backups/restic_backups/${module}`)).toBe(fs.readFileSync(path.join(modulesDir, module), 'utf8'));
+    }
     const env = JSON.stringify(stack.resolve(host.file('/etc/restic-backups/restic-backups.env')));
     expect(env).toContain("RESTIC_PASSWORD_COMMAND='aws ssm get-parameter --region eu-west-1 --name /zmanim/prod/restic-password --with-decryption");
     expect(env).not.toMatch(/RESTIC_PASSWORD=|PASSWORD_FILE/);

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Duration, Size } from 'aws-cdk-lib';
 import { renderHostInstall } from '../../src/constructs/restic-backups/host-install';
 import type { ResticBackupsProps } from '../../src/constructs/restic-backups/restic-backups';
@@ -30,4 +34,25 @@ test('a source with pieces gets the pieces tool; a drill gets its unit and timer
   expect(paths).toEqual(expect.arrayContaining(['/etc/systemd/system/restic-backups-drill.service', '/etc/systemd/system/restic-backups-drill.timer']));
   expect(files.find((f) => f.path === '/etc/restic-backups/sources/database.env')!.content).toContain(`SOURCE_PIECE_SIZE=${64 * 1024}`);
   expect(bootCommands).toContain("install -d -m 0700 /var/cache/restic-backups '/data/it'\\''s'");
+});
+
+test('the tool runs as installed: the entry in /usr/local/sbin finds its modules in /usr/local/lib/restic-backups', () => {
+  const { files } = renderHostInstall(props([{ name: 'etc', interval: Duration.hours(6), paths: ['/etc'] }]), { ...settings, drillSchedule: '' });
+  const modules = files.filter((f) => f.path.startsWith('/usr/local/lib/restic-backups/restic_backups/'));
+  const sourceDir = path.join(__dirname, '../../src/constructs/restic-backups/host/restic_backups');
+  expect(modules.map((f) => path.basename(f.path)).sort()).toEqual(fs.readdirSync(sourceDir).filter((f) => f.endsWith('.py')).sort());
+  expect(modules.every((f) => f.mode === '0644')).toBe(true);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-install-'));
+  try {
+    for (const f of files.filter((x) => x.path.startsWith('/usr/local/'))) {
+      fs.mkdirSync(path.dirname(path.join(root, f.path)), { recursive: true });
+      fs.writeFileSync(path.join(root, f.path), f.content, { mode: parseInt(f.mode ?? '0644', 8) });
+    }
+    const r = spawnSync(path.join(root, 'usr/local/sbin/restic-backups'), [], { encoding: 'utf8' });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 64, stderr: 'restic-backups: usage: restic-backups init|backup|forget|check|snapshots|restore|drill|unlock\n' });
+    // Nothing compiled is left beside the installed modules.
+    expect(fs.readdirSync(path.join(root, 'usr/local/lib/restic-backups/restic_backups')).filter((f) => !f.endsWith('.py'))).toEqual([]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -1,14 +1,11 @@
 """Unit tests of the restic-backups tool's pure parts (run by tool-units.test.ts)."""
-import importlib.machinery
-import importlib.util
 import os
+import sys
 import unittest
 
-TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'constructs', 'restic-backups', 'host', 'restic-backups')
-_loader = importlib.machinery.SourceFileLoader('restic_backups', TOOL)
-_spec = importlib.util.spec_from_loader('restic_backups', _loader)
-rb = importlib.util.module_from_spec(_spec)
-_loader.exec_module(rb)
+# The tool's modules, as the entry script finds them (beside it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'constructs', 'restic-backups', 'host'))
+from restic_backups import common, snapshots, failures, backup, postgres  # noqa: E402
 
 
 def snap(id_, time, *tags):
@@ -24,49 +21,49 @@ class ChooseSnapshot(unittest.TestCase):
     ]
 
     def test_newest_complete_only(self):
-        self.assertEqual(rb.choose_snapshot(self.snaps)[0]['id'], 'bbbb0002')
+        self.assertEqual(snapshots.choose_snapshot(self.snaps)[0]['id'], 'bbbb0002')
 
     def test_before_and_after(self):
-        t2 = int(rb.parse_time('2026-03-02T03:00:00Z'))
-        self.assertEqual(rb.choose_snapshot(self.snaps, before=t2 - 1)[0]['id'], 'aaaa0001')
-        self.assertIsNone(rb.choose_snapshot(self.snaps, after=t2)[0])
+        t2 = int(snapshots.parse_time('2026-03-02T03:00:00Z'))
+        self.assertEqual(snapshots.choose_snapshot(self.snaps, before=t2 - 1)[0]['id'], 'aaaa0001')
+        self.assertIsNone(snapshots.choose_snapshot(self.snaps, after=t2)[0])
 
     def test_named_snapshot_must_be_complete(self):
-        self.assertEqual(rb.choose_snapshot(self.snaps, want='aaaa')[0]['id'], 'aaaa0001')
+        self.assertEqual(snapshots.choose_snapshot(self.snaps, want='aaaa')[0]['id'], 'aaaa0001')
         for want in ('cccc', 'dddd0004'):
-            chosen, why = rb.choose_snapshot(self.snaps, want=want)
+            chosen, why = snapshots.choose_snapshot(self.snaps, want=want)
             self.assertIsNone(chosen)
             self.assertIn('not proven complete', why)
-        self.assertIn('no snapshot with id', rb.choose_snapshot(self.snaps, want='ffff')[1])
-        self.assertIn('ambiguous', rb.choose_snapshot(self.snaps + [snap('aaaa0009', '2026-03-05T00:00:00Z', 'complete')], want='aaaa')[1])
+        self.assertIn('no snapshot with id', snapshots.choose_snapshot(self.snaps, want='ffff')[1])
+        self.assertIn('ambiguous', snapshots.choose_snapshot(self.snaps + [snap('aaaa0009', '2026-03-05T00:00:00Z', 'complete')], want='aaaa')[1])
 
     def test_stream_checksum_tag(self):
-        self.assertEqual(rb.stream_sha(self.snaps[0]), '00')
-        self.assertIsNone(rb.stream_sha(self.snaps[1]))
+        self.assertEqual(snapshots.stream_sha(self.snaps[0]), '00')
+        self.assertIsNone(snapshots.stream_sha(self.snaps[1]))
 
     def test_nanosecond_times(self):
-        self.assertAlmostEqual(rb.parse_time('2026-03-01T03:00:00.123456789Z') - rb.parse_time('2026-03-01T03:00:00Z'), 0.123456, places=5)
-        self.assertEqual(rb.parse_time('2026-03-04T03:00:00+02:00'), rb.parse_time('2026-03-04T01:00:00Z'))
+        self.assertAlmostEqual(snapshots.parse_time('2026-03-01T03:00:00.123456789Z') - snapshots.parse_time('2026-03-01T03:00:00Z'), 0.123456, places=5)
+        self.assertEqual(snapshots.parse_time('2026-03-04T03:00:00+02:00'), snapshots.parse_time('2026-03-04T01:00:00Z'))
 
 
 class Retention(unittest.TestCase):
     def test_one_group_per_source(self):
-        keep = rb.retention_args({'name': 'db', 'KEEP_DAILY': '7', 'KEEP_WEEKLY': '4', 'KEEP_HOURLY': '0'})
+        keep = snapshots.retention_args({'name': 'db', 'KEEP_DAILY': '7', 'KEEP_WEEKLY': '4', 'KEEP_HOURLY': '0'})
         self.assertEqual(keep, ['--keep-daily', '7', '--keep-weekly', '4'])
         # Grouped by nothing within the source's tag: other hosts, paths and the per-snapshot
         # checksum tags do not split the group.
-        self.assertEqual(rb.forget_args('db', keep), ['forget', '--tag', 'source:db', '--group-by', '', '--keep-daily', '7', '--keep-weekly', '4'])
+        self.assertEqual(snapshots.forget_args('db', keep), ['forget', '--tag', 'source:db', '--group-by', '', '--keep-daily', '7', '--keep-weekly', '4'])
 
     def test_no_policy_and_bad_values(self):
-        self.assertEqual(rb.retention_args({'name': 'db'}), [])
-        with self.assertRaises(rb.Fail) as e:
-            rb.retention_args({'name': 'db', 'KEEP_LAST': 'seven'})
-        self.assertEqual(e.exception.code, rb.EX_CONFIG)
+        self.assertEqual(snapshots.retention_args({'name': 'db'}), [])
+        with self.assertRaises(common.Fail) as e:
+            snapshots.retention_args({'name': 'db', 'KEEP_LAST': 'seven'})
+        self.assertEqual(e.exception.code, common.EX_CONFIG)
 
 
 class Classify(unittest.TestCase):
     def kind(self, rc, err):
-        return rb.classify(rc, err)
+        return failures.classify(rc, err)
 
     def test_causes(self):
         self.assertEqual(self.kind(1, 'Fatal: wrong password or no key found'), 'password')
@@ -90,19 +87,19 @@ class Classify(unittest.TestCase):
 
     def test_failures_name_the_cause(self):
         repo = 's3:https://s3.eu-west-1.amazonaws.com/b/p'
-        self.assertEqual(rb.failure_for('password', 1, repo).code, rb.EX_NOPERM)
-        self.assertEqual(rb.failure_for('unreachable', 1, repo).code, rb.EX_UNAVAILABLE)
-        self.assertIn('unreachable', rb.failure_for('unreachable', 1, repo).message)
-        self.assertEqual(rb.failure_for('disk', 1, repo).code, rb.EX_IOERR)
-        self.assertTrue(rb.failure_for('damaged', 1, repo).damaged)
-        self.assertEqual(rb.failure_for('no_repo', 1, repo).code, rb.EX_CONFIG)
+        self.assertEqual(failures.failure_for('password', 1, repo).code, common.EX_NOPERM)
+        self.assertEqual(failures.failure_for('unreachable', 1, repo).code, common.EX_UNAVAILABLE)
+        self.assertIn('unreachable', failures.failure_for('unreachable', 1, repo).message)
+        self.assertEqual(failures.failure_for('disk', 1, repo).code, common.EX_IOERR)
+        self.assertTrue(failures.failure_for('damaged', 1, repo).damaged)
+        self.assertEqual(failures.failure_for('no_repo', 1, repo).code, common.EX_CONFIG)
 
 
 class CheckSubsets(unittest.TestCase):
     def test_every_subset_within_n_days(self):
         for parts in (1, 3, 7, 30):
             for first in (0, 20454, 20818):  # 1970-01-01, 2026-01-01, 2026-12-31 (across New Year)
-                seen = {rb.check_subset(day, parts) for day in range(first, first + parts)}
+                seen = {snapshots.check_subset(day, parts) for day in range(first, first + parts)}
                 self.assertEqual(seen, {f'{i}/{parts}' for i in range(1, parts + 1)})
 
 
@@ -114,15 +111,15 @@ class Parsing(unittest.TestCase):
             'not json',
             '{"message_type":"summary","data_added":42,"snapshot_id":"abc","total_bytes_processed":7}',
         ])
-        summary, errors = rb.backup_summary(text)
+        summary, errors = failures.backup_summary(text)
         self.assertEqual((summary['snapshot_id'], summary['data_added']), ('abc', 42))
         self.assertEqual(len(errors), 1)
 
     def test_s3_location(self):
-        self.assertEqual(rb.s3_location('s3:https://127.0.0.1:9000/backups/restic'), ('https://127.0.0.1:9000', 'backups', 'restic'))
-        self.assertEqual(rb.s3_location('s3:s3.eu-west-1.amazonaws.com/bucket/a/b/'), ('https://s3.eu-west-1.amazonaws.com', 'bucket', 'a/b'))
-        self.assertEqual(rb.s3_location('s3:http://minio:9000/bucket'), ('http://minio:9000', 'bucket', ''))
-        self.assertIsNone(rb.s3_location('/srv/restic'))
+        self.assertEqual(backup.s3_location('s3:https://127.0.0.1:9000/backups/restic'), ('https://127.0.0.1:9000', 'backups', 'restic'))
+        self.assertEqual(backup.s3_location('s3:s3.eu-west-1.amazonaws.com/bucket/a/b/'), ('https://s3.eu-west-1.amazonaws.com', 'bucket', 'a/b'))
+        self.assertEqual(backup.s3_location('s3:http://minio:9000/bucket'), ('http://minio:9000', 'bucket', ''))
+        self.assertIsNone(backup.s3_location('/srv/restic'))
 
 
 class FilteredSink:
@@ -138,7 +135,7 @@ class FilteredSink:
 
 def filtered(sql, chunk=None):
     out = FilteredSink()
-    f = rb.SqlFilter(out)
+    f = postgres.SqlFilter(out)
     step = chunk or len(sql) or 1
     for i in range(0, len(sql), step):
         f.write(sql[i:i + step])
@@ -205,7 +202,7 @@ ALTER TABLE geo.t OWNER TO app; SELECT 'smuggled';
         self.assertNotEqual(filtered(b'SELECT 1;\n')[0], filtered(b'SELECT 1;\n')[0])
 
     def test_scram_verifier_is_what_postgres_checks(self):
-        v = rb.scram_verifier('secret')
+        v = postgres.scram_verifier('secret')
         self.assertRegex(v, r'^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$')
         self.assertNotIn('secret', v)
 

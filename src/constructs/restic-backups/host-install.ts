@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResticBackupsProps } from './restic-backups';
 import { scheduleFor, sourceConfig } from './sources';
@@ -7,8 +7,12 @@ import { HostFile } from '../managed-host';
 
 /** The backup tool; read at synth time (the build copies host/ beside the compiled module). */
 const TOOL_PATH = join(__dirname, 'host', 'restic-backups');
+/** Its modules (python3, stdlib only). */
+const MODULES_DIR = join(__dirname, 'host', 'restic_backups');
 const PIECES_PATH = join(__dirname, 'host', 'restic-backups-pieces');
 const INSTALL_PATH = '/usr/local/sbin/restic-backups';
+/** The tool looks for its modules in ../lib/restic-backups (FHS: programs in sbin, their code in lib). */
+const MODULES_INSTALL_DIR = '/usr/local/lib/restic-backups/restic_backups';
 /** The tool finds the pieces tool beside itself. */
 const PIECES_INSTALL_PATH = '/usr/local/sbin/restic-backups-pieces';
 const CONFIG_DIR = '/etc/restic-backups';
@@ -32,7 +36,7 @@ export interface ResticHostInstall {
 }
 
 /**
- * Everything ResticBackups installs on its host: the configuration, the tool (and the pieces
+ * Everything ResticBackups installs on its host: the configuration, the tool and its modules (and the pieces
  * tool when a source uses pieces), one systemd service and timer per source, the prune, check
  * and drill timers, and the boot commands that remove what is no longer configured, create
  * the repository and enable the timers.
@@ -65,6 +69,9 @@ export function renderHostInstall(props: ResticBackupsProps, settings: ResticHos
     ].join('\n'),
   });
   files.push({ path: INSTALL_PATH, mode: '0755', content: readFileSync(TOOL_PATH, 'utf8') });
+  for (const module of readdirSync(MODULES_DIR).filter((f) => f.endsWith('.py')).sort()) {
+    files.push({ path: `${MODULES_INSTALL_DIR}/${module}`, mode: '0644', content: readFileSync(join(MODULES_DIR, module), 'utf8') });
+  }
   if (props.sources.some((s) => s.pieceSize)) {
     files.push({ path: PIECES_INSTALL_PATH, mode: '0755', content: readFileSync(PIECES_PATH, 'utf8') });
   }

@@ -141,7 +141,8 @@ export interface ResticBackupsProps {
  * Scheduled, encrypted, verified restic backups of a host's data to a versioned S3 bucket,
  * with retention, integrity checks, a restore command and a weekly restore drill.
  *
- * The host gets `/usr/local/sbin/restic-backups` (backup, forget, check, restore, drill),
+ * The host gets `/usr/local/sbin/restic-backups` (backup, forget, check, restore, drill; a
+ * python3 program whose modules are in `/usr/local/lib/restic-backups/`),
  * one systemd timer per source and timers for prune, check and drill. Each source is a
  * PostgreSQL dump (plain SQL, uncompressed, so restic deduplicates unchanged data and
  * compresses the rest), a command or paths. A source command that fails never leaves a
