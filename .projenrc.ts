@@ -115,7 +115,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   npmTrustedPublishing: true,
   docgen: true,
 
-  gitignore: ['/packer/manifest.json', '/integ/cdk-integ.out.*/', '/cdk.out/', '/integ/**/cdk.out/', '/bench/.work/', '*.tgz', '.open-next/', '.next/', '/test/fixtures/**/node_modules/'],
+  gitignore: ['/packer/manifest.json', '/integ/cdk-integ.out.*/', '/cdk.out/', '/integ/**/cdk.out/', '/bench/.work/', '*.tgz', '.open-next/', '.next/', '/test/fixtures/**/node_modules/', '__pycache__/'],
 });
 
 // The package is the library: the app, its stacks, tests and tooling stay in the repository.
@@ -125,6 +125,8 @@ for (const pattern of ['/lib/app.*', '/lib/zmanim/', '/integ/', '/packer/', '/be
 // Docs: the package ships the library's own (README.md, API.md, and each construct's README.md,
 // which the post-compile step below copies into lib/); the zmanim guides in docs/ stay here.
 project.addPackageIgnore('/docs/');
+// Python byte code of the backup tool's modules, if anything ever ran them without -B.
+project.addPackageIgnore('__pycache__/');
 
 // Host files: constructs ship scripts, units and CloudFront function code that they read
 // at synth time relative to their own module. jsii compiles only the TypeScript into lib/,
