@@ -85,6 +85,7 @@ beforeAll(async () => {
   // What the host's boot does once ResticBackups is installed.
   const init = h.run(['init']);
   expect([init.status, init.stderr]).toEqual([0, expect.any(String)]);
+  await h.useTestKeyCost();
 }, 120_000);
 
 afterAll(async () => {

@@ -115,6 +115,7 @@ describe('backup, snapshots, drill and restore against restic-backups', () => {
     h.addSource({ name: 'app', kind: 'postgres', database: 'zmanim', pgDumpArgs: '--schema=app --clean --if-exists' });
     const init = h.run(['init']);
     if (init.status !== 0) throw new Error(`restic-backups init failed: ${init.stderr}`);
+    await h.useTestKeyCost();
   });
   afterAll(async () => h.stop());
 

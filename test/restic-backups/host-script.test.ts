@@ -63,10 +63,11 @@ test('the tool compiles with the host\'s python3 (stdlib only)', () => {
   expect(r.status).toBe(0);
 });
 
-test('init creates a format-2 repository once and is idempotent', () => {
+test('init creates a format-2 repository once and is idempotent', async () => {
   ok(['init']);
   expect(h.restic(['cat', 'config']).stdout).toMatch(/"version":\s*2/);
   expect(ok(['init'])).toMatch(/exists/);
+  await h.useTestKeyCost();
 });
 
 test('a wrong password fails with a clear message and exit code 77', () => {
@@ -266,15 +267,18 @@ test('a stale lock is removed; a live lock makes the backup wait, then exit 75',
   const locksDir = path.join(h.s3Dir, h.bucket, 'restic', 'locks');
   const lockFiles = () => (fs.existsSync(locksDir) ? fs.readdirSync(locksDir).filter((f) => f.endsWith('._S3rver_object')) : []);
   const earlier = new Set(lockFiles());
-  // A live exclusive lock: `restic check` stopped with SIGSTOP while it holds its lock.
-  const check = spawn('restic', ['--cacert', h.cacert, 'check', '--read-data'], {
+  // A live exclusive lock: `restic check` stopped with SIGSTOP while it holds its lock. Reading
+  // the packs at 8 KiB/s keeps it inside the lock long enough to be stopped there.
+  const check = spawn('restic', ['--cacert', h.cacert, '--limit-download', '8', 'check', '--read-data'], {
     env: { ...process.env, RESTIC_REPOSITORY: h.repository, RESTIC_PASSWORD_FILE: h.passwordFile, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', RESTIC_CACHE_DIR: path.join(h.dir, 'cache2') },
     stdio: 'ignore',
   });
+  const exited = new Promise((r) => check.once('exit', r));
   const end = Date.now() + 30_000;
   while (Date.now() < end && !lockFiles().some((f) => !earlier.has(f))) {
     await new Promise((r) => setTimeout(r, 2));
   }
+  expect(check.exitCode).toBeNull();
   check.kill('SIGSTOP');
   expect(h.restic(['list', 'locks', '--no-lock']).stdout.trim()).not.toBe('');
   try {
@@ -288,7 +292,7 @@ test('a stale lock is removed; a live lock makes the backup wait, then exit 75',
   } finally {
     // Killed, its lock is stale (its process is gone on this host).
     check.kill('SIGKILL');
-    await new Promise((r) => check.once('exit', r));
+    await exited;
   }
   expect(h.restic(['list', 'locks', '--no-lock']).stdout.trim()).not.toBe('');
   const before = h.snapshots().length;

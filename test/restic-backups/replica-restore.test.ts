@@ -11,6 +11,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { useTestKeyCostLocal } from '../support/restic-key';
 import { requireTools } from '../support/tools';
 
 requireTools({ restic: 'restic (0.14 or newer)' }, 'replica-restore tests');
@@ -43,6 +44,7 @@ const v2 = v1.slice(0, 200_000) + crypto.randomBytes(100_000).toString('base64')
 beforeAll(() => {
   fs.mkdirSync(data);
   restic(primary, 'init');
+  useTestKeyCostLocal(primary, fs.readFileSync(env.RESTIC_PASSWORD_FILE, 'utf8'));
   replicate();
   fs.writeFileSync(path.join(data, 'database.sql'), v1);
   restic(primary, 'backup', '--tag', 'source:database,v1', data);

@@ -28,6 +28,14 @@ class ChooseSnapshot(unittest.TestCase):
         self.assertEqual(snapshots.choose_snapshot(self.snaps, before=t2 - 1)[0]['id'], 'aaaa0001')
         self.assertIsNone(snapshots.choose_snapshot(self.snaps, after=t2)[0])
 
+    def test_after_is_exact_not_per_second(self):
+        # An hourly partial snapshot taken in the same second as the full one still holds writes
+        # the full one lacks: the restore must apply it.
+        full = snapshots.parse_time('2026-03-05T03:00:07.100000Z')
+        same_second = [snap('eeee0005', '2026-03-05T03:00:07.900000Z', 'complete')]
+        self.assertEqual(snapshots.choose_snapshot(same_second, after=full)[0]['id'], 'eeee0005')
+        self.assertIsNone(snapshots.choose_snapshot(same_second, after=snapshots.parse_time('2026-03-05T03:00:07.900000Z'))[0])
+
     def test_named_snapshot_must_be_complete(self):
         self.assertEqual(snapshots.choose_snapshot(self.snaps, want='aaaa')[0]['id'], 'aaaa0001')
         for want in ('cccc', 'dddd0004'):

@@ -70,6 +70,7 @@ $$;`);
   h.addSource({ name: 'database', kind: 'postgres', database: LIVE, full: true, pieceSize: 16384, verifySql: 'SELECT count(*) > 0 FROM shiurim.sessions' });
   h.addSource({ name: FORGED, kind: 'postgres', database: FORGED, full: true, verifySql: 'SELECT count(*) > 0 FROM shiurim.sessions' });
   ok(['init']);
+  await h.useTestKeyCost();
 });
 afterAll(async () => {
   for (const f of fs.readdirSync('/tmp').filter((n) => n.startsWith(`restic-backups-marker-${tag}`))) fs.rmSync(path.join('/tmp', f));

@@ -7,7 +7,10 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
+import * as https from 'https';
 import * as path from 'path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { fileId, rewrapKeyFile } from './restic-key';
 import { freePort, requireTools, shellQuote } from './tools';
 
 /** The tool under test (RESTIC_BACKUPS_TOOL: another build of it, e.g. an earlier version to compare). */
@@ -253,6 +256,32 @@ export class Harness {
   run(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000): RunResult {
     const r = spawnSync(SCRIPT, args, { env: this.env(extraEnv), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 268_435_456 });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /**
+   * Re-wraps the repository's key at a test-only scrypt cost (see restic-key.ts): call it after
+   * `init`. Each later restic command then opens the repository in milliseconds instead of
+   * ~0.5 s of CPU. Talks to s3rver directly (not through the fault proxy).
+   */
+  async useTestKeyCost(): Promise<void> {
+    const s3 = new S3Client({
+      endpoint: `https://127.0.0.1:${this.s3Port}`,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestHandler: { httpsAgent: new https.Agent({ ca: fs.readFileSync(this.cacert) }) },
+    });
+    try {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'restic/keys/' }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key!);
+      if (keys.length !== 1) throw new Error(`expected one restic key after init, found ${keys.length}`);
+      const old = await s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: keys[0] }));
+      const rewrapped = rewrapKeyFile(Buffer.from(await old.Body!.transformToByteArray()), fs.readFileSync(this.passwordFile, 'utf8').trim());
+      await s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: `restic/keys/${fileId(rewrapped)}`, Body: rewrapped }));
+      await s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: keys[0] }));
+    } finally {
+      s3.destroy();
+    }
   }
 
   /** Runs restic directly against the repository. */

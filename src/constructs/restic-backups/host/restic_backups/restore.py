@@ -34,7 +34,7 @@ def plan_restore(db, want, before):
             if snap is None:
                 raise Fail(EX_DATAERR, f'no snapshot of source {src["name"]}'
                            f'{" with id " + want if want else ""}{" before " + str(before) if before else ""} to restore: {why}')
-            full_time = int(parse_time(snap['time']))
+            full_time = parse_time(snap['time'])
         else:
             snap, _ = choose_snapshot(snaps, '', before, full_time)
             if snap is None:

@@ -29,8 +29,9 @@ def stream_sha(snap):
 
 
 def choose_snapshot(snaps, want='', before=None, after=None):
-    """The newest complete snapshot (not newer than BEFORE, newer than AFTER), or the one
-    whose id starts with WANT. Returns (snapshot or None, why-not message)."""
+    """The newest complete snapshot (not newer than BEFORE, whole epoch seconds; newer than
+    AFTER, an exact snapshot time), or the one whose id starts with WANT. Returns (snapshot or
+    None, why-not message)."""
     if want:
         named = [s for s in snaps if s['id'].startswith(want) or s.get('short_id') == want]
         if not named:
@@ -45,7 +46,8 @@ def choose_snapshot(snaps, want='', before=None, after=None):
     if before is not None:
         snaps = [s for s in snaps if int(parse_time(s['time'])) <= before]
     if after is not None:
-        snaps = [s for s in snaps if int(parse_time(s['time'])) > after]
+        # Exact, not per second: a partial snapshot taken in the full one's second is newer.
+        snaps = [s for s in snaps if parse_time(s['time']) > after]
     if not snaps:
         return None, 'no complete snapshot'
     return max(snaps, key=lambda s: parse_time(s['time'])), ''
