@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 
@@ -34,6 +34,13 @@ function crc32(data: Buffer): number {
 }
 /* eslint-enable no-bitwise */
 
+/** One file of a zip: its `/`-separated name, its bytes, and whether it is executable (0755). */
+export interface ZipEntry {
+  readonly name: string;
+  readonly data: Buffer;
+  readonly executable: boolean;
+}
+
 function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -44,9 +51,24 @@ function listFiles(dir: string): string[] {
   return out;
 }
 
-/** Zips every regular file under `dir` (paths relative to it, `/`-separated). */
+/** Every regular file under `dir` as zip entries (names relative to it, `/`-separated). */
+export function directoryEntries(dir: string): ZipEntry[] {
+  return listFiles(dir).map((path) => ({
+    name: relative(dir, path).split(sep).join('/'),
+    data: readFileSync(path),
+    // eslint-disable-next-line no-bitwise
+    executable: (statSync(path).mode & 0o111) !== 0,
+  }));
+}
+
+/** Zips every regular file under `dir`. */
 export function zipDirectory(dir: string): DeterministicZip {
-  const files = listFiles(dir).map((path) => ({ name: relative(dir, path).split(sep).join('/'), path })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return zipEntries(directoryEntries(dir));
+}
+
+/** Zips the entries, sorted by name. */
+export function zipEntries(entries: ZipEntry[]): DeterministicZip {
+  const files = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -54,11 +76,10 @@ export function zipDirectory(dir: string): DeterministicZip {
   const dosTime = 0;
   const dosDate = 0x21;
   for (const file of files) {
-    const data = readFileSync(file.path);
+    const data = file.data;
     const name = Buffer.from(file.name, 'utf8');
     const crc = crc32(data);
-    const executable = (statSync(file.path).mode % 0o1000).toString(8).split('').some((digit) => Number(digit) % 2 === 1);
-    const mode = executable ? 0o100755 : 0o100644;
+    const mode = file.executable ? 0o100755 : 0o100644;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed
@@ -101,14 +122,19 @@ export function zipDirectory(dir: string): DeterministicZip {
 }
 
 /**
- * A file asset holding the deterministic zip of `dir` (uploaded unchanged), and the zip's
- * SHA-256, which user data carries so that the instance verifies what it downloads.
+ * A file asset holding the deterministic zip of `source` (a folder, or entries), uploaded
+ * unchanged, and the zip's SHA-256, which user data carries so that the instance verifies what
+ * it downloads.
  */
-export function verifiedZipAsset(scope: Construct, id: string, dir: string): { asset: s3assets.Asset; sha256: string; verifiedUrl: string } {
-  const zip = zipDirectory(dir);
+export function verifiedZipAsset(scope: Construct, id: string, source: string | ZipEntry[]):
+{ asset: s3assets.Asset; sha256: string; verifiedUrl: string } {
+  const zip = typeof source === 'string' ? zipDirectory(source) : zipEntries(source);
   const staging = mkdtempSync(join(tmpdir(), 'verified-zip-'));
   const file = join(staging, `${zip.sha256}.zip`);
   writeFileSync(file, zip.bytes);
   const asset = new s3assets.Asset(scope, id, { path: file });
+  // Staging copied the zip into the cloud assembly (a relative assetPath): the temporary copy
+  // is no longer needed. With staging disabled (SAM, some tests) the asset points at it: keep.
+  if (!isAbsolute(asset.assetPath)) rmSync(staging, { recursive: true, force: true });
   return { asset, sha256: zip.sha256, verifiedUrl: `${asset.s3ObjectUrl}#${zip.sha256}` };
 }

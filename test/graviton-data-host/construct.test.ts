@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { App, Aspects, Aws, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -206,6 +206,19 @@ describe('GravitonDataHost template', () => {
     expect(readFileSync(join(filesZip, 'MANIFEST'), 'utf8')).toBe('0644 root:root /etc/kehilla/extra.conf\n');
     // Built the same way twice, the zip is the same (the hash is stable across synths).
     expect(renderedUserData(build({}, (h) => h.addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' })).template)).toBe(userData);
+  });
+
+  test('the zips are staged into the cloud assembly only: nothing is left in the temporary directory', () => {
+    const before = new Set(readdirSync(tmpdir()));
+    const outdir = mkdtempSync(join(tmpdir(), 'assembly-'));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'HostStack', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['eu-west-1a'], natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
+    const host = new GravitonDataHost(stack, 'Host', { vpc, serviceName: 'kehilla', secretsParameterPath: '/kehilla/test' });
+    host.addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' });
+    app.synth();
+    expect(readdirSync(tmpdir()).filter((entry) => !before.has(entry))).toEqual([basename(outdir)]);
+    rmSync(outdir, { recursive: true, force: true });
   });
 
   test('addFiles without tokens ships the files as an S3 asset, not in user data', () => {

@@ -13,11 +13,11 @@ import { Construct } from 'constructs';
 import { GravitonDataHostProps } from './graviton-data-host-props';
 import { addDataVolumeSnapshots, grantHostPermissions, suppressHostNagFindings } from './host-permissions';
 import { tagDataHostForOperations } from './ops-tagging';
-import { renderApiSettings, renderCloudConfig, stageHostFiles } from './user-data';
+import { hostFilesZipEntries, renderApiSettings, renderCloudConfig } from './user-data';
 import { validateBootCommands, validateCommand, validateHostFile, validateProps, validateSecretName, validateServiceName, userDataSizeErrors } from './validation';
 import { notifyAlarmAndOk } from '../../internal/alarms';
 import { managedInstanceStatements } from '../../internal/managed-instance';
-import { verifiedZipAsset } from '../../internal/zip';
+import { verifiedZipAsset, ZipEntry } from '../../internal/zip';
 import { HostCommand, HostFile, IManagedHost } from '../managed-host';
 import { OPS_TAGS } from '../ops-tags';
 
@@ -300,7 +300,7 @@ export class GravitonDataHost extends Construct implements IManagedHost {
       else staticFiles.push(file);
     }
     if (staticFiles.length === 0) return;
-    this.fileAssets.push(this.zipAsset(`Files${this.fileAssets.length + 1}`, stageHostFiles(staticFiles)));
+    this.fileAssets.push(this.zipAsset(`Files${this.fileAssets.length + 1}`, hostFilesZipEntries(staticFiles)));
   }
 
   /**
@@ -454,9 +454,9 @@ export class GravitonDataHost extends Construct implements IManagedHost {
     return Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${this.envPrefix}_${k}`, v]));
   }
 
-  /** A zip of `dir`, uploaded unchanged as a file asset, whose SHA-256 the user data names. */
-  private zipAsset(id: string, dir: string): s3assets.Asset {
-    const { asset, sha256 } = verifiedZipAsset(this, id, dir);
+  /** A zip of a folder or of entries, uploaded unchanged as a file asset, whose SHA-256 the user data names. */
+  private zipAsset(id: string, source: string | ZipEntry[]): s3assets.Asset {
+    const { asset, sha256 } = verifiedZipAsset(this, id, source);
     this.assetHashes.set(asset, sha256);
     this.grantAssetRead(asset);
     return asset;

@@ -1,7 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { cloudConfigBlockFile } from '../../internal/cloud-config';
+import { ZipEntry } from '../../internal/zip';
 import { HostFile } from '../managed-host';
 
 /** Everything the host's cloud-config carries; rendered by {@link renderCloudConfig}. */
@@ -66,14 +64,13 @@ export function renderFilesManifest(files: HostFile[]): string {
   return files.map((file) => `${file.mode ?? '0644'} ${file.owner ?? 'root:root'} ${file.path}`).join('\n') + '\n';
 }
 
-/** Writes token-free files into a fresh folder (`files/PATH` and `MANIFEST`) to zip as an asset. */
-export function stageHostFiles(files: HostFile[]): string {
-  const staging = mkdtempSync(join(tmpdir(), 'graviton-data-host-files-'));
-  for (const file of files) {
-    const target = join(staging, 'files', file.path);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, file.content);
-  }
-  writeFileSync(join(staging, 'MANIFEST'), renderFilesManifest(files));
-  return staging;
+/**
+ * Token-free files as the entries of a files zip: `files/PATH` each, and the `MANIFEST` that
+ * says how the bootstrap installs them (the mode is applied from there, not from the zip).
+ */
+export function hostFilesZipEntries(files: HostFile[]): ZipEntry[] {
+  return [
+    ...files.map((file) => ({ name: `files/${file.path.replace(/^\/+/, '')}`, data: Buffer.from(file.content), executable: false })),
+    { name: 'MANIFEST', data: Buffer.from(renderFilesManifest(files)), executable: false },
+  ];
 }
