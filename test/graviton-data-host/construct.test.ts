@@ -214,8 +214,8 @@ describe('GravitonDataHost template', () => {
     const app = new App({ outdir });
     const stack = new Stack(app, 'HostStack', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['eu-west-1a'], natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
-    const host = new GravitonDataHost(stack, 'Host', { vpc, serviceName: 'kehilla', secretsParameterPath: '/kehilla/test' });
-    host.addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' });
+    new GravitonDataHost(stack, 'Host', { vpc, serviceName: 'kehilla', secretsParameterPath: '/kehilla/test' })
+      .addFiles({ path: '/etc/kehilla/extra.conf', content: 'x=1\n' });
     app.synth();
     expect(readdirSync(tmpdir()).filter((entry) => !before.has(entry))).toEqual([basename(outdir)]);
     rmSync(outdir, { recursive: true, force: true });
