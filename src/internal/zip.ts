@@ -45,6 +45,8 @@ function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
+    // Python's byte-code cache (left by a local run of a host tool) is never shipped.
+    if (entry.isDirectory() && entry.name === '__pycache__') continue;
     if (entry.isDirectory()) out.push(...listFiles(path));
     else if (entry.isFile()) out.push(path);
   }

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostFilesZipEntries } from '../../src/constructs/graviton-data-host/user-data';
+import { zipEntries } from '../../src/internal/zip';
 import { FAKES_DIR, HOST_DIR, HostSandbox, modeOf } from '../support/host-sandbox';
 import { requireTools } from '../support/tools';
 
@@ -81,6 +83,31 @@ describe('bootstrap.sh', () => {
     expect(read(join(host.fakeLogDir, 'systemctl.log'))).toMatch(/daemon-reload\nenable kehilla-boot.service\nstart kehilla-boot.service/);
     expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('cloudformation signal-resource --stack-name ZmanimProdCompute --logical-resource-id HostInstance0123456789abcdef --unique-id i-0123456789abcdef0 --status SUCCESS');
     expect(read(join(host.logDir, 'boot.log'))).toContain('installed /etc/kehilla/backup.env');
+  });
+
+  test('with <PREFIX>_FIRST_BOOT (an API fleet instance), the bootstrap runs that script from a files asset instead of the boot unit', () => {
+    // A files asset built as the fleet stack builds it (the construct's own zip format).
+    const firstBoot = '/opt/kehilla/fleet/first-boot.sh';
+    const zip = zipEntries(hostFilesZipEntries([{ path: firstBoot, content: 'echo "first boot as $(id -u)" >>"$FIRST_BOOT_LOG"\nexit "${FIRST_BOOT_EXIT:-0}"\n', mode: '0755' }]));
+    writeFileSync(join(host.s3Dir, 'fleet.zip'), zip.bytes);
+    const firstBootLog = join(host.root, 'first-boot.log');
+    const env = { KEHILLA_REGION: 'eu-west-1', KEHILLA_STACK_NAME: 'ZmanimProdApiFleet', KEHILLA_LOGICAL_ID: 'Fleet0123', KEHILLA_FIRST_BOOT: firstBoot };
+    host.writeHostEnv({ ...env, KEHILLA_HOST_ASSETS: `${assets()} s3://fleet.zip#${zip.sha256}` });
+    try {
+      rmSync(join(host.fakeLogDir, 'systemctl.log'), { force: true });
+      const ok = bootstrap({ FIRST_BOOT_LOG: firstBootLog });
+      expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
+      expect(modeOf(join(sysroot, firstBoot))).toBe(0o755);
+      expect(read(firstBootLog)).toBe(`first boot as ${process.getuid!()}\n`);
+      // Not the data host's boot: no boot unit enabled or started.
+      expect(read(join(host.fakeLogDir, 'systemctl.log'))).not.toMatch(/kehilla-boot/);
+      expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('--logical-resource-id Fleet0123 --unique-id i-0123456789abcdef0 --status SUCCESS');
+      const failed = bootstrap({ FIRST_BOOT_LOG: firstBootLog, FIRST_BOOT_EXIT: '3' });
+      expect(failed.status).not.toBe(0);
+      expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('--status FAILURE');
+    } finally {
+      host.writeHostEnv({ KEHILLA_REGION: 'eu-west-1', KEHILLA_STACK_NAME: 'ZmanimProdCompute', KEHILLA_LOGICAL_ID: 'HostInstance0123456789abcdef', KEHILLA_HOST_ASSETS: assets() });
+    }
   });
 
   test('a failed boot signals FAILURE, so the deployment fails and rolls back', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { parse } from 'yaml';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/zmanim/config';
 import { ApiFleetStack } from '../../src/zmanim/stacks/api-fleet-stack';
@@ -42,11 +43,15 @@ test('cloud-init schema accepts the fleet\'s user data, which bootstraps from ho
   const result = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
   expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   expect(userData).toMatch(/^#cloud-config\n/);
-  // Each asset with the SHA-256 of its zip: fleet-bootstrap.sh runs nothing it cannot verify.
-  for (const asset of ['HOST', 'FLEET', 'RESTIC']) expect(userData).toMatch(new RegExp(`ZMANIM_${asset}_ASSET="s3://[^"#]+\\.zip#[0-9a-f]{64}"`));
+  // The GravitonDataHost bootstrap, byte for byte, with three assets each carrying the SHA-256
+  // of its zip (it runs nothing it cannot verify), then the fleet's own first boot.
+  expect(userData).toMatch(/ZMANIM_HOST_ASSETS="(s3:\/\/[^"# ]+\.zip#[0-9a-f]{64} ){2}s3:\/\/[^"# ]+\.zip#[0-9a-f]{64}"/);
+  expect(userData).toContain('ZMANIM_FIRST_BOOT="/opt/zmanim/fleet/fleet-boot.sh"');
+  const bootstrap = (parse(userData).write_files as Array<{ path: string; content: string }>).find((f) => f.path === '/usr/local/sbin/zmanim-bootstrap');
+  expect(bootstrap?.content).toBe(readFileSync(join(HOST, 'bootstrap.sh'), 'utf8'));
   // Session Manager without AmazonSSMManagedInstanceCore (GetParameter* on *).
   expect(JSON.stringify(t.toJSON())).not.toContain('AmazonSSMManagedInstanceCore');
-  expect(userData).toContain('runcmd:\n  - [bash, /usr/local/sbin/zmanim-fleet-bootstrap]');
+  expect(userData).toContain('runcmd:\n  - [bash, /usr/local/sbin/zmanim-bootstrap, zmanim]');
   expect(Buffer.byteLength(userData)).toBeLessThan(16 * 1024);
 });
 

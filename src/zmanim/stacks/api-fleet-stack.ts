@@ -11,12 +11,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { GravitonDataHost } from '../../constructs/graviton-data-host';
+import { hostFilesZipEntries } from '../../constructs/graviton-data-host/user-data';
+import { HostFile } from '../../constructs/managed-host';
 import { OPS_TAGS } from '../../constructs/ops-tags';
 import { notifyAlarmAndOk } from '../../internal/alarms';
 import { cloudConfigBlockFile } from '../../internal/cloud-config';
 import { managedInstanceStatements } from '../../internal/managed-instance';
 import { suppressNag } from '../../internal/nag';
-import { verifiedZipAsset } from '../../internal/zip';
+import { directoryEntries, verifiedZipAsset } from '../../internal/zip';
 import { ZmanimConfig } from '../config';
 import { managedCapacity } from '../profiles';
 import { OPERATOR_SECRETS } from '../secrets';
@@ -27,8 +29,14 @@ import { CACHE_PORT, ManagedDataStack } from './managed-data-stack';
 const HOST_DIR = join(__dirname, '..', '..', 'constructs', 'graviton-data-host', 'host');
 /** The ResticBackups host script (migrate.sh runs it). */
 const RESTIC_DIR = join(__dirname, '..', '..', 'constructs', 'restic-backups', 'host');
-/** The fleet's own boot scripts. */
+/** The fleet's own boot scripts, and where an instance has them. */
 const FLEET_DIR = join(__dirname, '..', 'fleet');
+const FLEET_INSTALL_DIR = '/opt/zmanim/fleet';
+
+/** The files of a folder as HostFiles under `target` (executables stay executable). */
+function filesUnder(dir: string, target: string): HostFile[] {
+  return directoryEntries(dir).map((entry) => ({ path: `${target}/${entry.name}`, content: entry.data.toString('utf8'), mode: entry.executable ? '0755' : '0644' }));
+}
 /** The Go API's port and health URL (as on the single host). */
 export const API_PORT = 8080;
 export const API_HEALTH_PATH = '/health';
@@ -88,10 +96,12 @@ export class ApiFleetStack extends Stack {
     // Session Manager and Run Command without AmazonSSMManagedInstanceCore (whose
     // ssm:GetParameter* on * reads every parameter): the role reads its own parameters only.
     for (const statement of managedInstanceStatements()) role.addToPolicy(statement);
-    // Zips whose SHA-256 the user data carries: fleet-bootstrap.sh runs nothing it cannot verify.
+    // Zips whose SHA-256 the user data carries: the GravitonDataHost bootstrap runs nothing it
+    // cannot verify. The host scripts first; the fleet's scripts and the backup tool as files
+    // zips (a MANIFEST of where each file goes), as GravitonDataHost.addFiles ships them.
     const hostAsset = verifiedZipAsset(this, 'HostScripts', HOST_DIR);
-    const fleetAsset = verifiedZipAsset(this, 'FleetScripts', FLEET_DIR);
-    const resticAsset = verifiedZipAsset(this, 'ResticBackupsScript', RESTIC_DIR);
+    const fleetAsset = verifiedZipAsset(this, 'FleetScripts', hostFilesZipEntries(filesUnder(FLEET_DIR, FLEET_INSTALL_DIR)));
+    const resticAsset = verifiedZipAsset(this, 'ResticBackupsScript', hostFilesZipEntries(filesUnder(RESTIC_DIR, '/opt/zmanim/restic-backups')));
     // These three objects only, never the staging bucket (it holds every stack's assets).
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['s3:GetObject'],
@@ -149,7 +159,7 @@ export class ApiFleetStack extends Stack {
       healthChecks: migrating
         ? autoscaling.HealthChecks.ec2({ gracePeriod })
         : autoscaling.HealthChecks.withAdditionalChecks({ additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB], gracePeriod }),
-      // Each instance signals after its API answered /health (fleet-bootstrap.sh): a broken
+      // Each instance signals after its API answered /health (fleet-boot.sh, run by the bootstrap): a broken
       // image or release fails the deployment instead of leaving an empty target group.
       signals: autoscaling.Signals.waitForMinCapacity({ timeout: Duration.minutes(20) }),
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
@@ -177,9 +187,8 @@ export class ApiFleetStack extends Stack {
       ZMANIM_SSM_PATH: config.ssmPrefix,
       ZMANIM_SECRET_NAMES: secretNames.join(' '),
       ZMANIM_API_SECRET_NAMES: apiSecretNames.join(' '),
-      ZMANIM_HOST_ASSET: hostAsset.verifiedUrl,
-      ZMANIM_FLEET_ASSET: fleetAsset.verifiedUrl,
-      ZMANIM_RESTIC_ASSET: resticAsset.verifiedUrl,
+      ZMANIM_HOST_ASSETS: [hostAsset, fleetAsset, resticAsset].map((a) => a.verifiedUrl).join(' '),
+      ZMANIM_FIRST_BOOT: `${FLEET_INSTALL_DIR}/fleet-boot.sh`,
       ZMANIM_RELEASE_BUCKET: this.releaseBucket.bucketName,
       ZMANIM_RELEASE_KEY: API_RELEASE_KEY,
       ZMANIM_API_PORT: String(API_PORT),
@@ -195,9 +204,9 @@ export class ApiFleetStack extends Stack {
       'write_files:',
       cloudConfigBlockFile('/etc/zmanim/host.env', '0644', Object.entries(hostEnv).map(([k, v]) => `${k}="${v}"`).join('\n')),
       cloudConfigBlockFile('/etc/zmanim/api-settings.env', '0644', `ALLOWED_ORIGINS=https://${config.domain}\nENVIRONMENT=${config.environment}`),
-      cloudConfigBlockFile('/usr/local/sbin/zmanim-fleet-bootstrap', '0755', readFileSync(join(FLEET_DIR, 'fleet-bootstrap.sh'), 'utf8')),
+      cloudConfigBlockFile('/usr/local/sbin/zmanim-bootstrap', '0755', readFileSync(join(HOST_DIR, 'bootstrap.sh'), 'utf8')),
       'runcmd:',
-      '  - [bash, /usr/local/sbin/zmanim-fleet-bootstrap]',
+      '  - [bash, /usr/local/sbin/zmanim-bootstrap, zmanim]',
       '',
     ].join('\n');
 

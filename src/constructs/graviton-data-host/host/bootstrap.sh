@@ -5,6 +5,8 @@
 # anything in it is used), installs packages and units when the AMI lacks them, runs the boot
 # once through <service>-boot.service (which then runs at every later boot), and tells
 # CloudFormation whether the instance came up (creation policy signal).
+# <PREFIX>_FIRST_BOOT names a script to run instead of <service>-boot.service, for instances
+# that reuse the host scripts without the data services (an API fleet behind a load balancer).
 set -euo pipefail
 
 service=${1:-${SHTETL_SERVICE:-}}
@@ -96,8 +98,13 @@ done
 rm -rf "$work"
 
 SHTETL_SERVICE=$service bash "$host_dir/provision.sh"
-"$systemctl_cmd" daemon-reload
-"$systemctl_cmd" enable "$service-boot.service"
-log "running the first boot"
-"$systemctl_cmd" start "$service-boot.service"
+if [[ -n "${SVC_FIRST_BOOT:-}" ]]; then
+  log "running the first boot: $SVC_FIRST_BOOT"
+  bash "$root$SVC_FIRST_BOOT"
+else
+  "$systemctl_cmd" daemon-reload
+  "$systemctl_cmd" enable "$service-boot.service"
+  log "running the first boot"
+  "$systemctl_cmd" start "$service-boot.service"
+fi
 signal SUCCESS
