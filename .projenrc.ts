@@ -241,6 +241,10 @@ for (const dir of ['integ', 'bench']) {
   });
 }
 
+// test/consumer/ is a second service's app, compiled against the packed library by
+// consumer.test.ts in a project of its own: the library's name does not resolve here.
+project.tryFindObjectFile('test/tsconfig.json')?.addToArray('exclude', 'consumer');
+
 // Tests synthesize stacks whose Lambda code comes from assets/; bundle before jest.
 project.testTask.prependSpawn(project.bundler.bundleTask);
 // The OpenNextSite tests and the app's default site use the fixture Next.js app's OpenNext

@@ -42,7 +42,7 @@ const event = (buildId: string, extra: Record<string, unknown> = {}): CloudForma
   LogicalResourceId: 'SiteDeployment',
   ResourceType: 'Custom::OpenNextSiteDeployment',
   PhysicalResourceId: 'site-deployment',
-  OldResourceProperties: {},
+  OldResourceProperties: { ServiceToken: 'arn' },
   ResourceProperties: {
     ServiceToken: 'arn',
     BuildId: buildId,

@@ -62,13 +62,13 @@ describe('replication to a bucket in a second region', () => {
     template.resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: 'CDKReplicationRole' }, 0);
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: stack.getLogicalId(backups.replicationRole!.node.defaultChild as iam.CfnRole) }] } });
     const statements = Object.values(policies).flatMap((p) => (p as any).Properties.PolicyDocument.Statement);
-    const actions = statements.flatMap((s: any) => [].concat(s.Action)).sort();
+    const actions = statements.flatMap((s: any) => ([] as string[]).concat(s.Action)).sort();
     expect(actions).toEqual([
       's3:GetObjectVersionAcl', 's3:GetObjectVersionForReplication', 's3:GetObjectVersionTagging',
       's3:GetReplicationConfiguration', 's3:ListBucket', 's3:ObjectOwnerOverrideToBucketOwner',
       's3:ReplicateDelete', 's3:ReplicateObject', 's3:ReplicateTags',
     ].sort());
-    const replicate = statements.find((s: any) => [].concat(s.Action).includes('s3:ReplicateObject'));
+    const replicate = statements.find((s: any) => ([] as string[]).concat(s.Action).includes('s3:ReplicateObject'));
     expect(replicate.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${REPLICA}/*`]] });
   });
 

@@ -1,2 +1,2 @@
 export { OriginVerifiedHttpApi } from './origin-verified-http-api';
-export { OriginVerifiedHttpApiProps } from './origin-verified-http-api-props';
+export * from './origin-verified-http-api-props';

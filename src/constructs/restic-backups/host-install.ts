@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResticBackupsProps } from './restic-backups';
-import { scheduleFor, sourceConfig } from './sources';
+import { scheduleFor, sourceConfig } from './source-config';
 import { shellQuote } from '../../internal/shell';
 import { HostFile } from '../managed-host';
 

@@ -1,2 +1,2 @@
 export * from './restic-backups';
-export { PostgresDumpOptions, ResticBackupSource, ResticRetention } from './sources';
+export * from './sources';

@@ -1,7 +1,7 @@
 import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import type { ResticBackupsProps } from './restic-backups';
-import { isFull, noDefaultSchedule, scheduleFor } from './sources';
+import { isFull, noDefaultSchedule, scheduleFor } from './source-config';
 import { failer } from '../../internal/validation-error';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
