@@ -1,9 +1,13 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InvokeCommandInput } from '@aws-sdk/client-lambda';
-import { Stack } from 'aws-cdk-lib';
+import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { InvokeCommand, InvokeCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { App, Stack } from 'aws-cdk-lib';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { FakeAws } from './fake-aws';
 import { DeployedFunction, HandlerRun, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 
@@ -28,6 +32,30 @@ export function siteStandInNames(stack: Stack, site: OpenNextSite): Record<strin
     [id(site.serverFunction)]: SITE_NAMES.server,
     [id(site.originVerifySecret)]: SITE_NAMES.secret,
   };
+}
+
+/** A site synthesized into a cloud assembly of its own, and the FakeAws its bundles call. */
+export interface SiteAgainstFakeAws {
+  readonly outdir: string;
+  readonly stack: Stack;
+  readonly site: OpenNextSite;
+  readonly fake: FakeAws;
+}
+
+/**
+ * Synthesizes an OpenNextSite of `openNextPath` (asset metadata on, so each function's staged
+ * bundle can be found) and starts a FakeAws holding the site's origin-verify secret.
+ */
+export async function synthesizeSiteAgainstFakeAws(stackName: string, openNextPath: string, warmerConcurrency: number): Promise<SiteAgainstFakeAws> {
+  const outdir = mkdtempSync(join(tmpdir(), 'open-next-invoked-'));
+  const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+  const stack = new Stack(app, stackName, { env: { account: '111111111111', region: 'eu-west-1' } });
+  const site = new OpenNextSite(stack, 'Web', { openNextPath, warmerConcurrency });
+  app.synth();
+  const fake = new FakeAws();
+  await fake.start();
+  fake.secrets.set(SITE_NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+  return { outdir, stack, site, fake };
 }
 
 /** The SiteDeployment custom resource's event for a site whose stand-in names are given. */
@@ -56,6 +84,25 @@ export function siteDeploymentEvent(requestType: 'Create' | 'Update', site: { bu
       SeedFunction: site.seedFunction,
     },
   } as CloudFormationCustomResourceEvent;
+}
+
+/** The AWS clients a SiteDeployment calls, mocked (aws-sdk-client-mock). */
+export interface DeploymentClients {
+  readonly s3: AwsClientStub<S3Client>;
+  readonly cloudfront: AwsClientStub<CloudFrontClient>;
+  readonly lambda: AwsClientStub<LambdaClient>;
+}
+
+/**
+ * A SiteDeployment's AWS calls answered as on a first deploy (no earlier build in S3, writes
+ * accepted, an invalidation made), and Lambda's Invoke API routed to the real seed bundle:
+ * the only boundary replaced between the deployment function and OpenNext's code.
+ */
+export function answerDeploymentCalls(clients: DeploymentClients, seed: DeployedFunction, env: Record<string, string>, invoked: string[]): void {
+  clients.s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'none', $metadata: {} }));
+  clients.s3.on(PutObjectCommand).resolves({});
+  clients.cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
+  clients.lambda.on(InvokeCommand).callsFake(invokeRealBundle(seed, env, invoked));
 }
 
 /**

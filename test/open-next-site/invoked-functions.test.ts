@@ -1,15 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { App, Stack } from 'aws-cdk-lib';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Stack } from 'aws-cdk-lib';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeAws } from './fake-aws';
 import { fixtureOpenNextPath } from './fixture';
 import { functionUrlEvent } from './function-url-event';
-import { invokeRealBundle, runImageBundleOnThisCpu, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
+import { answerDeploymentCalls, runImageBundleOnThisCpu, synthesizeSiteAgainstFakeAws, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
 import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
@@ -28,15 +27,7 @@ let fake: FakeAws;
 const fn = (f: any) => deployedFunction(stack, outdir, f, siteStandInNames(stack, site));
 
 beforeAll(async () => {
-  const openNextPath = fixtureOpenNextPath();
-  outdir = mkdtempSync(join(tmpdir(), 'open-next-invoked-'));
-  const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
-  stack = new Stack(app, 'Site', { env: { account: '111111111111', region: 'eu-west-1' } });
-  site = new OpenNextSite(stack, 'Web', { openNextPath, warmerConcurrency: 2 });
-  app.synth();
-  fake = new FakeAws();
-  await fake.start();
-  fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+  ({ outdir, stack, site, fake } = await synthesizeSiteAgainstFakeAws('Site', fixtureOpenNextPath(), 2));
 });
 afterAll(async () => {
   await fake.stop();
@@ -55,11 +46,7 @@ describe('tag cache seed (initialization function), invoked by the SiteDeploymen
   test('the real dynamodb-provider bundle answers the construct\'s event and writes every tag of the build', async () => {
     const seed = fn(site.node.findChild('TagCacheSeedFunction'));
     const invoked: string[] = [];
-    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'none', $metadata: {} }));
-    s3.on(PutObjectCommand).resolves({});
-    cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
-    // Lambda's Invoke API is the only thing replaced: the payload goes to the real bundle.
-    lambda.on(InvokeCommand).callsFake(invokeRealBundle(seed, fake.env(), invoked));
+    answerDeploymentCalls({ s3, cloudfront, lambda }, seed, fake.env(), invoked);
 
     for (const requestType of ['Create', 'Update'] as const) {
       fake.tables.clear();

@@ -1,15 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { App, Stack } from 'aws-cdk-lib';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Stack } from 'aws-cdk-lib';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeAws } from './fake-aws';
 import { v3FixtureOpenNextPath } from './fixture';
 import { functionUrlEvent } from './function-url-event';
-import { invokeRealBundle, runImageBundleOnThisCpu, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
+import { answerDeploymentCalls, runImageBundleOnThisCpu, synthesizeSiteAgainstFakeAws, SITE_NAMES, siteDeploymentEvent, siteStandInNames } from './invoke-real-bundle';
 import { deployedFunction, HandlerCrash, runHandler } from './lambda-runner';
 import { OpenNextSite } from '../../src';
 import { onEvent } from '../../src/constructs/open-next-site/site-deployment.lambda';
@@ -30,14 +29,7 @@ const fn = (f: any) => deployedFunction(stack, outdir, f, siteStandInNames(stack
 
 beforeAll(async () => {
   openNextPath = v3FixtureOpenNextPath();
-  outdir = mkdtempSync(join(tmpdir(), 'open-next-v3-'));
-  const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
-  stack = new Stack(app, 'SiteV3', { env: { account: '111111111111', region: 'eu-west-1' } });
-  site = new OpenNextSite(stack, 'Web', { openNextPath, warmerConcurrency: 1 });
-  app.synth();
-  fake = new FakeAws();
-  await fake.start();
-  fake.secrets.set(NAMES.secret, { AWSCURRENT: 'current-value', currentCreated: new Date() });
+  ({ outdir, stack, site, fake } = await synthesizeSiteAgainstFakeAws('SiteV3', openNextPath, 1));
 }, 300_000);
 afterAll(async () => {
   await fake?.stop();
@@ -70,11 +62,7 @@ describe('tag cache seed: the SiteDeployment custom resource invokes the real 3.
     // The fixture's explicit tag (unstable_cache) is in the build's seed, beside the implicit ones.
     expect(expected.map((i: any) => i.tag.S)).toContain('opennext-site-fixture-v3/greeting');
     const invoked: string[] = [];
-    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'none', $metadata: {} }));
-    s3.on(PutObjectCommand).resolves({});
-    cloudfront.on(CreateInvalidationCommand).resolves({ Invalidation: { Id: 'I1' } as any });
-    // Only Lambda's Invoke API is replaced: the payload goes to the real 3.x bundle.
-    lambda.on(InvokeCommand).callsFake(invokeRealBundle(seed, fake.env(), invoked));
+    answerDeploymentCalls({ s3, cloudfront, lambda }, seed, fake.env(), invoked);
 
     for (const requestType of ['Create', 'Update'] as const) {
       fake.tables.clear();
