@@ -176,3 +176,21 @@ describe('documentation links', () => {
     ]);
   });
 });
+
+describe('section references in messages', () => {
+  // Operator-facing texts (shtetl-ops, alarms) name a guide and a section: `docs/x.md, "A > B"`.
+  // Each section must exist, so that a message read at 3 a.m. leads somewhere.
+  const headingsOf = (file: string) => new Set(fs.readFileSync(path.join(repoRoot, file), 'utf8').split('\n')
+    .filter((line) => /^#{1,6} /.test(line)).map((line) => line.replace(/^#+ /, '').replace(/`/g, '').trim()));
+
+  test('every `docs/<guide>.md, "<section>"` in src/ names a heading of that guide', () => {
+    const sources = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'src'], { cwd: repoRoot, encoding: 'utf8' })
+      .split('\n').filter((f) => /\.(ts|sh|py)$/.test(f));
+    const refs = sources.flatMap((file) => [...fs.readFileSync(path.join(repoRoot, file), 'utf8').matchAll(/(docs\/[\w-]+\.md), "([^"]+)"/g)]
+      .map((m) => ({ file, guide: m[1], section: m[2] })));
+    expect(refs.length).toBeGreaterThanOrEqual(7);
+    const missing = refs.filter((r) => !fs.existsSync(path.join(repoRoot, r.guide))
+      || !r.section.split(' > ').every((part) => headingsOf(r.guide).has(part)));
+    expect(missing).toEqual([]);
+  });
+});

@@ -404,7 +404,7 @@ const restore: CommandSpec = {
       title: 'restore',
       commands: host.restore(opts),
       timeoutSeconds: 2 * HOUR,
-      onFailure: 'The live database was not touched (a restore that does not verify is never swapped in). Try an older snapshot (`shtetl-ops snapshots`, then --snapshot ID), or a volume snapshot (README, "Restoring /data from a snapshot").',
+      onFailure: 'The live database was not touched (a restore that does not verify is never swapped in). Try an older snapshot (`shtetl-ops snapshots`, then --snapshot ID), or a volume snapshot (docs/operations.md, "Restoring /data from a snapshot").',
     });
     printResult(ctx, result);
     ctx.io.err(`restore done in ${formatSeconds(result.seconds)}. Check the site (\`shtetl-ops health\`), then drop the *_before_restore_* database from \`shtetl-ops psql\`.`);
@@ -552,7 +552,7 @@ const hostStatus: CommandSpec = {
     const att = vol?.Attachments?.[0];
     ctx.io.out(`/data     ${volumeId}  ${vol?.State ?? 'NOT FOUND'}${att ? `, attached to ${att.InstanceId} (${att.State})` : ', not attached'}, ${vol?.Size ?? '?'} GiB`);
     const ok = instance?.State?.Name === 'running' && ping?.PingStatus === 'Online' && att?.InstanceId === id;
-    if (!ok) ctx.io.err('The host is not fully up. If it is impaired or stuck: `shtetl-ops replace-instance`; if it is gone: README, "Disaster recovery > Instance failure".');
+    if (!ok) ctx.io.err('The host is not fully up. If it is impaired or stuck: `shtetl-ops replace-instance`; if it is gone: docs/operations.md, "Disaster recovery > EC2 failure".');
     return ok ? 0 : 1;
   },
 };
@@ -589,7 +589,7 @@ const replaceInstance: CommandSpec = {
     const state = instance?.State?.Name;
     if (!instance || state === 'terminated' || state === 'shutting-down') {
       throw new OpsError(`Instance ${id} is ${state ?? 'gone'}: there is nothing to restart.`,
-        `Deploy a new instance: it is replaced when its image, type or user data changes; deploy its stack (${live.stackName ?? 'the stack of the host'}) and the new instance attaches /data itself (README, "Disaster recovery > EC2 failure").`);
+        `Deploy a new instance: it is replaced when its image, type or user data changes; deploy its stack (${live.stackName ?? 'the stack of the host'}) and the new instance attaches /data itself (docs/operations.md, "Disaster recovery > EC2 failure").`);
     }
     await confirm(ctx, `Stop and start ${id} (${state}) so that it moves to new hardware; the API is down for about 3 to 5 minutes`);
     const t0 = ctx.io.now().getTime();
@@ -686,14 +686,14 @@ const regionFailover: CommandSpec = {
     const az = `${target}a`;
     const steps = [
       `Bootstrap the region once: npx cdk bootstrap aws://ACCOUNT/${target}`,
-      `Put the secrets in ${target}: restic-password (the SAME value as before), and the operator secrets (README "Secrets") with --region ${target}; the generated ones are created by the deploy.`,
+      `Put the secrets in ${target}: restic-password (the SAME value as before), and the operator secrets (docs/deploying.md, "Secrets") with --region ${target}; the generated ones are created by the deploy.`,
       `Deploy the app there, in ${target} (availability zone e.g. ${az}), the way your app selects its region (a new, empty /data is created)`,
       `Replace the empty repository the new host created with the replica: aws s3 sync s3://${bucket}/${repoPrefix} s3://NEW_BUCKET/${repoPrefix} --delete --region ${target} (NEW_BUCKET: backups in \`shtetl-ops --service ${ctx.service} --region ${target} outputs\`)`,
       `Restore the database: shtetl-ops --service ${ctx.service} --region ${target} restore --yes, then shtetl-ops --service ${ctx.service} --region ${target} health`,
       'Move the domain: a CloudFront alias lives on one distribution only. Delete the old A/AAAA alias records in Route 53 and move the alias to the new distribution (aws cloudfront associate-alias), or remove it from the old distribution before deploying the site stack.',
       'When the old region is back: compare, then delete the old stacks deliberately; the retained data volume and buckets stay until deleted by hand.',
     ];
-    ctx.io.out('\nManual steps (README, "Disaster recovery > Complete region failure"):');
+    ctx.io.out('\nManual steps (docs/operations.md, "Disaster recovery > Complete region failure"):');
     steps.forEach((s, i) => ctx.io.out(`  ${i + 1}. ${s}`));
     return hasPassword ? 0 : 1;
   },

@@ -204,7 +204,7 @@ export class OpsContext {
     const services = await this.taggedServices();
     const others = services.filter((s) => s !== this.service);
     throw new OpsError(`No data host of ${this.where}: no pending, running or stopped EC2 instance tagged ${OPS_TAGS.service}=${this.service} and ${OPS_TAGS.dataHost}.`,
-      `${services.includes(this.service) ? `The service has resources in ${this.region}, but no live host: if it was terminated, deploy its stack again (the new instance attaches the retained /data itself; README "Disaster recovery").`
+      `${services.includes(this.service) ? `The service has resources in ${this.region}, but no live host: if it was terminated, deploy its stack again (the new instance attaches the retained /data itself; docs/operations.md, "Disaster recovery").`
         : others.length ? `Services tagged in ${this.region}: ${others.join(', ')}. Pass --service NAME.`
           : `Nothing in ${this.region} is tagged ${OPS_TAGS.service}: check --region and the account of your credentials (\`aws sts get-caller-identity\`).`}`);
   }

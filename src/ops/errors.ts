@@ -33,7 +33,7 @@ export function explainAwsError(error: unknown, action: string, region: string):
   }
   if (/AccessDenied|UnauthorizedOperation|AuthorizationError|Forbidden|NotAuthorized/i.test(name)) {
     return new OpsError(`Access denied: the credentials in use may not ${action} in ${region} (${message}).`,
-      `Use credentials whose policy allows ${action} (the operator role, README "Operations > Access"), or check the account and region with \`aws sts get-caller-identity\`.`);
+      `Use credentials whose policy allows ${action} (the operator role, docs/operations.md, "shtetl-ops, the operations command line"), or check the account and region with \`aws sts get-caller-identity\`.`);
   }
   if (name === 'InvalidInstanceId' || name === 'InvalidInstanceID.NotFound') {
     return new OpsError(`The host is not reachable by Systems Manager (${action}: ${message}).`,

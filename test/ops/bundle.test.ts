@@ -52,7 +52,7 @@ function answer(target: string, body: string): { type: string; body: string } {
 beforeAll(async () => {
   const tasks = JSON.parse(fs.readFileSync(path.join(root, '.projen/tasks.json'), 'utf8')).tasks;
   const task = tasks['bundle:ops'];
-  if (!task) throw new Error('the projen task bundle:ops is missing: add it in .projenrc.ts (README "Operations") and run npx projen');
+  if (!task) throw new Error('the projen task bundle:ops is missing: add it in .projenrc.ts (docs/CONTRIBUTING.md, "Layout") and run npx projen');
   expect(tasks.bundle.steps).toEqual(expect.arrayContaining([{ spawn: 'bundle:ops' }]));
   const command: string = task.steps[0].exec;
   execSync(command.replace('--outfile=assets/ops/shtetl-ops.js', `--outfile=${bundle}`), { cwd: root, stdio: 'pipe' });
