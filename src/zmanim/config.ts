@@ -219,7 +219,7 @@ export const OTHER_CONTEXT_KEYS = [
   'zmanim:account',
   /** Sizes of the managed profile (`ZmanimConfig.managed`). */
   'zmanim:managed',
-  /** The host's image, read by the Compute and ApiFleet stacks (README, "The AMI"). */
+  /** The host's image, read by the Compute and ApiFleet stacks (docs/deploying.md, "The AMI"). */
   'zmanim:ami',
   /** Read by the GitHubOidc stack: an existing OIDC provider, the release bucket, the integ account. */
   'zmanim:githubOidcProviderArn',
@@ -254,7 +254,7 @@ export function resolveConfig(context: ContextSource, env: NodeJS.ProcessEnv = p
   const ami = get('zmanim:ami');
   if (ami !== undefined && ami !== 'bootstrap' && ami !== 'packer') {
     throw new ConfigError('zmanim:ami', ami, 'is not an image choice',
-      'Use "bootstrap" (stock Amazon Linux 2023, before any AMI build) or "packer" (the AMI build-prod-ami published; README, "The AMI").', 'context zmanim:ami');
+      'Use "bootstrap" (stock Amazon Linux 2023, before any AMI build) or "packer" (the AMI build-prod-ami published; docs/deploying.md, "The AMI").', 'context zmanim:ami');
   }
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
   /** Where each top-level field was set, for the message when validation refuses it. */
@@ -300,7 +300,7 @@ function refuseSecret(name: string, source: string): void {
   if (!([...GENERATED_SECRETS, ...OPERATOR_SECRETS] as readonly string[]).includes(name)) return;
   // Context ends up in shell history and CI logs: the message never repeats the value.
   throw new ConfigError(name, '(hidden)', 'is a secret, and secrets never go into context',
-    'Put it into SSM Parameter Store under ssmPrefix (README, "Secrets") and remove it from the command line and cdk*.json.', source);
+    'Put it into SSM Parameter Store under ssmPrefix (docs/deploying.md, "Secrets") and remove it from the command line and cdk*.json.', source);
 }
 
 /**

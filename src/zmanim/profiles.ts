@@ -146,7 +146,7 @@ type Fail = (field: string, value: unknown, problem: string, fix: string) => nev
 export function validateCapacity(config: ZmanimConfig, fail: Fail): void {
   const oneOf = (list: readonly string[]) => `Use one of: ${list.join(', ')}.`;
   if (!(CAPACITY_PROFILES as readonly string[]).includes(config.capacityProfile)) {
-    fail('capacityProfile', config.capacityProfile, 'is not a capacity profile', 'Use "single-host" (one host, the default) or "managed" (RDS, ElastiCache, an API fleet): README, "Scaling path".');
+    fail('capacityProfile', config.capacityProfile, 'is not a capacity profile', 'Use "single-host" (one host, the default) or "managed" (RDS, ElastiCache, an API fleet): docs/scaling.md, "Scaling path".');
   }
   if (!(GRAVITON_INSTANCE_TYPES as readonly string[]).includes(config.instanceType)) {
     fail('instanceType', config.instanceType, 'is not a validated Graviton (arm64) type with at least 4 GiB', oneOf(GRAVITON_INSTANCE_TYPES));

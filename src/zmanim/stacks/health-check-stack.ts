@@ -37,7 +37,7 @@ export class HealthCheckStack extends Stack {
     this.topic = new AlertTopic(this, 'Alerts', { emails: config.alertEmails, displayName: `zmanim ${config.environment} health` });
     this.alarm = new cloudwatch.Alarm(this, 'HealthAlarm', {
       alarmName: `zmanim-${config.environment}-health`,
-      alarmDescription: `https://${config.domain}${config.healthCheckPath} did not answer "${config.healthySearchString}" from most Route 53 checkers for 2 minutes. Runbook: README "API Not Responding".`,
+      alarmDescription: `https://${config.domain}${config.healthCheckPath} did not answer "${config.healthySearchString}" from most Route 53 checkers for 2 minutes. Runbook: docs/operations.md, "Troubleshooting" (API not responding).`,
       metric: new cloudwatch.Metric({
         namespace: 'AWS/Route53',
         metricName: 'HealthCheckStatus',

@@ -104,7 +104,7 @@ export class ManagedDataStack extends Stack {
     }
     suppressNag(this.database.node.findChild('Secret'), [{
       id: 'AwsSolutions-SMG4',
-      reason: 'The master password is used only by operators for migrations and role changes (README, "Scaling path"); the API uses the application role, whose password is the generated SSM parameter',
+      reason: 'The master password is used only by operators for migrations and role changes (docs/scaling.md, "Scaling path"); the API uses the application role, whose password is the generated SSM parameter',
     }]);
     const enhancedMonitoring: NagSuppression[] = [{
       id: 'AwsSolutions-IAM4',
@@ -219,7 +219,7 @@ export class ManagedDataStack extends Stack {
       });
       notifyAlarmAndOk(topic, a);
     };
-    alarm('DatabaseCpu', this.database.metricCPUUtilization({ period: Duration.minutes(5) }), 80, 'RDS CPU above 80% for 15 minutes: a bigger class or a read replica (README, "Scaling path")');
+    alarm('DatabaseCpu', this.database.metricCPUUtilization({ period: Duration.minutes(5) }), 80, 'RDS CPU above 80% for 15 minutes: a bigger class or a read replica (docs/scaling.md, "Scaling path")');
     alarm('DatabaseFreeStorage', this.database.metricFreeStorageSpace({ period: Duration.minutes(5) }), storageGiB * 1024 ** 3 * 0.1,
       'RDS free storage below 10% of the allocation (storage autoscaling should have grown it)', cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD);
     alarm('CacheMemory', new cloudwatch.Metric({

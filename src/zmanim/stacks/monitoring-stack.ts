@@ -97,7 +97,7 @@ export class DashboardStack extends Stack {
       width: 24,
       height: 2,
       markdown: `# zmanim ${config.environment}: https://${config.domain}\n`
-        + 'Runbook: README "Operations". From a laptop: `npx shtetl-ops health`, `status`, `logs api -f`, `snapshots`. Times are UTC.',
+        + 'Runbook: docs/operations.md. From a laptop: `npx shtetl-ops health`, `status`, `logs api -f`, `snapshots`. Times are UTC.',
     }));
     const healthAlarmName = props.healthAlarmName ?? (config.enableHealthCheck ? `zmanim-${config.environment}-health` : undefined);
     const statusAlarms = [...this.alarms];
