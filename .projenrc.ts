@@ -110,6 +110,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'integ', 'bench', 'projenrc'],
     // test/consumer/ is compiled in a temporary project against the packed library.
     ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'cdk.out', 'integ/**/*.snapshot/**', 'test/fixtures/**', 'test/consumer/**'],
+    // Re-lint only changed files between runs of the test command (~15 s of 2 cores); a fresh
+    // clone (CI) lints everything. By content, not mtime: a checkout does not look changed.
+    commandOptions: { extraArgs: ['--cache', '--cache-location', 'node_modules/.cache/eslint/', '--cache-strategy', 'content'] },
   },
 
   // The aws-cdk-lib / integ-runner / cdk-nag set is pinned (above); automatic upgrades would
