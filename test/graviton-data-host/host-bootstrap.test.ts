@@ -132,8 +132,12 @@ describe('bootstrap.sh', () => {
       rmSync(tampered, { recursive: true });
       const hostEnv = readFileSync(join(host.confDir, 'host.env'), 'utf8');
       expect(hostEnv).toContain(`files.zip#${createHash('sha256').update(original).digest('hex')}`);
-      const result = bootstrap({});
+      const scratch = mkdtempSync(join(tmpdir(), 'bootstrap-tmp-'));
+      const result = bootstrap({ TMPDIR: scratch });
       expect(result.status).not.toBe(0);
+      // Its download folder is removed on failure too.
+      expect(readdirSync(scratch)).toEqual([]);
+      rmSync(scratch, { recursive: true });
       expect(read(join(host.logDir, 'boot.log'))).toMatch(/s3:\/\/files.zip has SHA-256 [0-9a-f]{64}, not the [0-9a-f]{64} this instance's user data names: refusing to run it/);
       expect(read(join(host.fakeLogDir, 'aws.log'))).toContain('--status FAILURE');
       expect(existsSync(join(sysroot, 'etc/tampered'))).toBe(false);

@@ -49,8 +49,10 @@ signal() {
   "$aws_cmd" --region "$SVC_REGION" cloudformation signal-resource --stack-name "$SVC_STACK_NAME" \
     --logical-resource-id "$SVC_LOGICAL_ID" --unique-id "$instance" --status "$status"
 }
+work=""
 on_exit() {
   local code=$?
+  [[ -z "$work" ]] || rm -rf "$work"
   if ((code != 0)); then
     log "bootstrap failed (exit $code); the last boot log lines say why"
     signal FAILURE || log "could not signal FAILURE"
