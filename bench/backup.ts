@@ -74,20 +74,6 @@ function measure(command: string, env: NodeJS.ProcessEnv = h.env()): Cost {
   return { wall, cpu: children[0] + children[1] + (serverCpu() - cpu0) };
 }
 
-/** Bytes the bucket holds under a repository prefix (every object: data, index, snapshots). */
-function prefixBytes(prefix: string): number {
-  let total = 0;
-  const walk = (d: string) => {
-    if (!fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p); else if (e.name.endsWith('._S3rver_object')) total += fs.statSync(p).size;
-    }
-  };
-  walk(path.join(h.s3Dir, h.bucket, prefix));
-  return total;
-}
-
 function createDatabase(): void {
   h.asPostgres(['createdb', DB]);
   h.psql(DB, `
@@ -191,7 +177,7 @@ async function main(): Promise<void> {
     ours('backup app');
     out('ours_full_backup_seconds', full.wall.toFixed(1), 's');
     out('ours_full_backup_cpu_seconds', full.cpu.toFixed(1), 's');
-    out('repository_bytes', prefixBytes('restic'), 'bytes');
+    out('repository_bytes', h.bucketBytes('restic'), 'bytes');
     restoreLatest();
     out('bench_total_seconds', ((Date.now() - started) / 1000).toFixed(0), 's');
     return;
@@ -207,7 +193,7 @@ async function main(): Promise<void> {
   out('old_full_backup_seconds', oldFirst.wall.toFixed(1), 's');
   err(`baseline done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
 
-  const before = { ours: prefixBytes('restic'), oldHourly: prefixBytes('old-hourly'), oldDaily: prefixBytes('old-daily') };
+  const before = { ours: h.bucketBytes('restic'), oldHourly: h.bucketBytes('old-hourly'), oldDaily: h.bucketBytes('old-daily') };
   const sum = { ours: { wall: 0, cpu: 0 }, old: { wall: 0, cpu: 0 } };
   const add = (a: Cost, b: Cost) => { a.wall += b.wall; a.cpu += b.cpu; };
   for (let hour = 0; hour < HOURS; hour++) {
@@ -221,9 +207,9 @@ async function main(): Promise<void> {
   }
   const oldDay = old('old-daily');
   const bytes = {
-    ours: prefixBytes('restic') - before.ours,
-    oldHourly: prefixBytes('old-hourly') - before.oldHourly,
-    oldDaily: prefixBytes('old-daily') - before.oldDaily,
+    ours: h.bucketBytes('restic') - before.ours,
+    oldHourly: h.bucketBytes('old-hourly') - before.oldHourly,
+    oldDaily: h.bucketBytes('old-daily') - before.oldDaily,
   };
   out('ours_day_backup_wall_seconds', sum.ours.wall.toFixed(1), 's');
   out('ours_day_cpu_seconds', sum.ours.cpu.toFixed(1), 's');

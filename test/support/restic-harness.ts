@@ -313,7 +313,11 @@ export class Harness {
 
   /** Bytes the repository holds under data/ (packs). */
   repoDataBytes(): number {
-    const root = path.join(this.s3Dir, this.bucket, 'restic', 'data');
+    return this.bucketBytes('restic/data');
+  }
+
+  /** Bytes of every object the bucket holds under `prefix` (read from s3rver's folder). */
+  bucketBytes(prefix: string): number {
     let total = 0;
     const walk = (d: string) => {
       if (!fs.existsSync(d)) return;
@@ -322,7 +326,7 @@ export class Harness {
         if (e.isDirectory()) walk(p); else if (e.name.endsWith('._S3rver_object')) total += fs.statSync(p).size;
       }
     };
-    walk(root);
+    walk(path.join(this.s3Dir, this.bucket, prefix));
     return total;
   }
 
