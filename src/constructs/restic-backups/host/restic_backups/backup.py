@@ -17,7 +17,7 @@ from .common import (
 from .snapshots import check_subset, forget_args, parse_time, retention_args
 from .failures import backup_summary, classify, failure_for
 from .process import Tee, reap, spawn, stop
-from .restic import dump_stream, lock_wait, put_metric, restic, restic_argv, restic_json, restic_once, restic_version, unlock_stale
+from .restic import dump_stream, interrupt, lock_wait, put_metric, restic, restic_argv, restic_json, restic_once, restic_version
 from .config import load_source, repair_stamp, source_command, sources
 
 
@@ -161,10 +161,7 @@ def backup_stream(src, common):
                     break
         drc = reap(d)
         if drc != 0 and not restic_gone:
-            stop(r)
-            # An interrupt that lands while restic is still writing its lock can leave the lock
-            # behind; its process is gone, so it is stale: remove it now, not on the next run.
-            unlock_stale()
+            interrupt(r)
             try:
                 r.stdin.close()
             except BrokenPipeError:

@@ -35,6 +35,13 @@ def unlock_stale():
     restic_once(['unlock'], stdout=subprocess.DEVNULL, quiet=True)
 
 
+def interrupt(p):
+    """Stops a restic run (SIGINT: it removes its own lock), then removes a lock left anyway:
+    an interrupt that lands while restic is still writing its lock leaves the lock behind."""
+    stop(p)
+    unlock_stale()
+
+
 def lock_wait(deadline, attempt):
     """After a "locked" failure: remove stale locks and retry at once; later attempts wait."""
     if time.monotonic() >= deadline:
@@ -106,6 +113,6 @@ def dump_stream(snap_id, file, sink):
             if sink is not None:
                 sink.write(data)
     except BrokenPipeError:
-        stop(p)
+        interrupt(p)
     rc = reap(p)
     return rc, digest.hexdigest(), total, tee.text()
